@@ -1,0 +1,49 @@
+"""Base types shared by every event: the event base class and the envelope.
+
+An event is a frozen msgspec Struct with an explicit, stable ``type`` tag
+(``"vm.created"``); the tag is the wire name forever, never the class name. The envelope
+carries what every event needs for audit and causality: a time-ordered id, the aggregate
+it belongs to, when it happened, who did it, the task it serves (correlation) and what
+caused it (causation). A message on the event stream holds the envelopes of one decision.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import ClassVar
+
+import msgspec
+import uuid_utils.compat as uuidc
+
+
+class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
+    """Base of every domain event. Subclasses set ``tag=`` explicitly."""
+
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+
+def event_type(event: Event) -> str:
+    """The stable wire tag of an event instance."""
+    tag = type(event).__struct_config__.tag
+    assert isinstance(tag, str), f"{type(event).__name__} has no explicit tag"
+    return tag
+
+
+def new_id() -> str:
+    """A new time-ordered UUID (version 7) as text."""
+    return str(uuidc.uuid7())
+
+
+def utcnow() -> datetime:
+    """The current time in UTC (the only clock read helper; domain code gets time passed in)."""
+    return datetime.now(UTC)
+
+
+class Meta(msgspec.Struct, frozen=True, kw_only=True):
+    """Who, when and why: the part of an envelope shared by all events of one decision."""
+
+    actor: str
+    occurred_at: datetime
+    correlation_id: str | None = None
+    causation_id: str | None = None
+    traceparent: str | None = None

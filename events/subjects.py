@@ -1,0 +1,45 @@
+"""Every NATS subject, stream and bucket name LimiQuantix uses, in one place."""
+
+from __future__ import annotations
+
+EVENTS_STREAM = "LQ_EVENTS"
+ORDERS_STREAM = "LQ_ORDERS"
+REPORTS_STREAM = "LQ_REPORTS"
+METRICS_STREAM = "LQ_METRICS"
+HEARTBEAT_BUCKET = "lq_heartbeat"
+LEADER_BUCKET = "lq_leader"
+
+EVENTS_ALL = "lq.evt.>"
+ORDERS_ALL = "lq.host.*.order"
+REPORTS_ALL = "lq.host.*.report"
+METRICS_ALL = "lq.host.*.metrics"
+ENROLL = "lq.enroll"
+CHANGES = "lq.changes"
+
+
+def event_subject(kind: str, aggregate_id: str) -> str:
+    return f"lq.evt.{kind}.{aggregate_id}"
+
+
+def kind_subjects(kind: str) -> str:
+    return f"lq.evt.{kind}.*"
+
+
+def order_subject(host_id: str) -> str:
+    return f"lq.host.{host_id}.order"
+
+
+def report_subject(host_id: str) -> str:
+    return f"lq.host.{host_id}.report"
+
+
+def metrics_subject(host_id: str) -> str:
+    return f"lq.host.{host_id}.metrics"
+
+
+def parse_event_subject(subject: str) -> tuple[str, str]:
+    """``lq.evt.vm.<id>`` → ``("vm", "<id>")``."""
+    parts = subject.split(".", 3)
+    if len(parts) != 4 or parts[:2] != ["lq", "evt"]:
+        raise ValueError(f"not an event subject: {subject!r}")
+    return parts[2], parts[3]
