@@ -21,6 +21,7 @@ class TaskQueued(Event, frozen=True, kw_only=True, tag="task.queued"):
     target_kind: str
     target_id: str
     description: str = ""
+    idempotency_key: str = ""
 
 
 class TaskRunning(Event, frozen=True, kw_only=True, tag="task.running"):

@@ -116,7 +116,7 @@ def start_nats(
     store.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     conf_lines = [
-        "listen: 127.0.0.1:%d" % port,
+        f"listen: 127.0.0.1:{port}",
         "jetstream {",
         f'  store_dir: "{store}"',
         "  max_memory_store: 256MB",
@@ -186,5 +186,5 @@ def start_postgres(pgdata: str | Path) -> Postgres:
         import pgserver
 
         Path(pgdata).mkdir(parents=True, exist_ok=True)
-        srv = pgserver.get_server(str(pgdata), cleanup_mode="stop")
+        srv = pgserver.get_server(str(pgdata), cleanup_mode="stop")  # type: ignore[attr-defined]
     return Postgres(url=str(srv.get_uri()), handle=srv)

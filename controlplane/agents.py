@@ -1,0 +1,208 @@
+"""The controlplane's side of the host agents: enrolment, reports, liveness, deadlines.
+
+Reports are claims: one about a VM that is not assigned to the reporting host is rejected
+and logged. Liveness comes from the heartbeat bucket; a host whose heartbeat is older than
+the timeout is marked disconnected, and back when it returns. A VM operation whose host
+did not answer by its deadline fails its task with the reason — never a silent hang.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from controlplane.domain import host as hd
+from controlplane.domain import vm as vd
+from controlplane.domain.errors import DomainError
+from controlplane.handlers import Handler
+from events import reports as rp
+from events.base import Meta, new_id, utcnow
+from events.bus import Bus
+from events.codec import encode
+from events.settings import Settings
+from events.subjects import ENROLL
+
+log = logging.getLogger(__name__)
+
+
+class AgentLink:
+    def __init__(self, bus: Bus, handler: Handler, settings: Settings) -> None:
+        self.bus = bus
+        self.handler = handler
+        self.repo = handler.repo
+        self.settings = settings
+
+    # ------------------------------------------------------------ enrolment
+
+    async def serve_enrolment(self) -> None:
+        await self.bus.serve(ENROLL, self._enroll, queue="controlplane")
+
+    async def _enroll(self, data: bytes) -> bytes:
+        try:
+            req = rp.ENROLL_REQUEST_DECODER.decode(data)
+        except Exception as exc:
+            return encode(rp.EnrollReply(ok=False, error=f"malformed enrolment: {exc}"))
+        host_id = req.host_id
+        if host_id is None or self.repo.host(host_id) is None:
+            same_name = [h for h in self.repo.all("host") if h.name == req.name]
+            host_id = same_name[0].host_id if same_name else (host_id or new_id())
+        command = hd.Enroll(
+            host_id=host_id,
+            name=req.name,
+            uri=req.uri,
+            cpus=req.cpus,
+            memory_mib=req.memory_mib,
+            cpu_overcommit=self.settings.default_cpu_overcommit,
+            memory_overcommit=self.settings.default_memory_overcommit,
+        )
+        meta = Meta(actor=f"agent:{req.name}", occurred_at=utcnow())
+        try:
+            await self.handler.execute("host", host_id, hd.decider(command), meta)
+        except Exception as exc:
+            log.exception("enrolment of %s failed", req.name)
+            return encode(rp.EnrollReply(ok=False, error=str(exc)))
+        log.info("host %s enrolled as %s", req.name, host_id)
+        return encode(rp.EnrollReply(ok=True, host_id=host_id))
+
+    # ------------------------------------------------------------ reports
+
+    async def consume_reports(self) -> None:
+        while True:
+            try:
+                async for delivery in self.bus.reports():
+                    await self.handle_report(delivery.value)
+                    await delivery.ack()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("report consumer failed; restarting in 1 s")
+                await asyncio.sleep(1.0)
+
+    async def handle_report(self, report: rp.Report) -> None:
+        body = report.body
+        host_id = report.host_id
+        meta = Meta(
+            actor=f"agent:{host_id}",
+            occurred_at=utcnow(),
+            correlation_id=report.task_id,
+            causation_id=report.report_id,
+            traceparent=report.traceparent,
+        )
+        if isinstance(body, rp.Inventory):
+            await self._reconcile(host_id, body, meta)
+            return
+        if isinstance(body, rp.OrderProgress):
+            return
+        vm = self.repo.vm(body.vm_id)
+        if vm is None or vm.host_id != host_id:
+            log.warning(
+                "rejected report %s from host %s about vm %s: not assigned there",
+                type(body).__name__,
+                host_id,
+                body.vm_id,
+            )
+            return
+        command: vd.Command
+        match body:
+            case rp.OrderDone():
+                command = vd.Complete(
+                    task_id=report.task_id or "", host_id=host_id, state=body.state
+                )
+            case rp.OrderFailed():
+                command = vd.Fail(task_id=report.task_id or "", reason=body.error, state=body.state)
+            case rp.DomainChanged():
+                command = vd.Observe(host_id=host_id, state=body.state, reason=body.reason)
+        try:
+            await self.handler.execute("vm", body.vm_id, vd.decider(command), meta)
+        except DomainError as exc:
+            log.warning("report from host %s about vm %s not applied: %s", host_id, body.vm_id, exc)
+
+    async def _reconcile(self, host_id: str, inv: rp.Inventory, meta: Meta) -> None:
+        seen = {d.vm_id: d for d in inv.domains}
+        for vm in list(self.repo.all("vm")):
+            if vm.host_id != host_id or vm.state in ("deleted", "pending") or vm.pending:
+                continue
+            dom = seen.pop(vm.vm_id, None)
+            if dom is None:
+                command = vd.Observe(
+                    host_id=host_id, state="error", reason="the domain is missing on its host"
+                )
+            else:
+                command = vd.Observe(
+                    host_id=host_id,
+                    state=dom.state,
+                    reason="found in this state when the agent started",
+                )
+            try:
+                await self.handler.execute("vm", vm.vm_id, vd.decider(command), meta)
+            except DomainError as exc:
+                log.warning("reconcile of vm %s skipped: %s", vm.vm_id, exc)
+        for dom in seen.values():
+            known = self.repo.vm(dom.vm_id)
+            if known is None or known.host_id != host_id:
+                log.warning(
+                    "host %s runs domain %s (%s) that LimiQuantix does not assign to it",
+                    host_id,
+                    dom.name,
+                    dom.vm_id,
+                )
+
+    # ------------------------------------------------------------ liveness & deadlines
+
+    async def watch(self, interval: float = 1.0) -> None:
+        while True:
+            try:
+                await self.check_liveness()
+                await self.check_deadlines()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("liveness check failed")
+            await asyncio.sleep(interval)
+
+    async def check_liveness(self) -> None:
+        beats = await self.bus.heartbeats()
+        now = utcnow()
+        limit = timedelta(seconds=self.settings.heartbeat_timeout_s)
+        for host in list(self.repo.all("host")):
+            hb = beats.get(host.host_id)
+            alive = hb is not None and now - hb.at <= limit
+            meta = Meta(actor="system:liveness", occurred_at=now)
+            if host.state == "connected" and not alive:
+                reason = f"no heartbeat for {self.settings.heartbeat_timeout_s:.0f} s"
+                await self.handler.execute(
+                    "host",
+                    host.host_id,
+                    hd.decider(hd.MarkDisconnected(reason=reason)),
+                    meta,
+                )
+                log.warning("host %s disconnected: %s", host.name, reason)
+            elif host.state == "disconnected" and alive:
+                await self.handler.execute(
+                    "host", host.host_id, hd.decider(hd.MarkConnected()), meta
+                )
+                log.info("host %s connected again", host.name)
+
+    async def check_deadlines(self) -> None:
+        now = utcnow()
+        timeout = timedelta(seconds=self.settings.order_timeout_s)
+        for vm in list(self.repo.all("vm")):
+            p = vm.pending
+            if p is None:
+                continue
+            started = p.dispatched_at or p.queued_at
+            if started is None or now - started <= (timeout if p.dispatched_at else timeout * 2):
+                continue
+            where = f"host {vm.host_id}" if vm.host_id else "placement"
+            reason = (
+                f"{where} did not complete {p.operation} within "
+                f"{self.settings.order_timeout_s:.0f} s"
+            )
+            meta = Meta(actor="system:deadlines", occurred_at=now, correlation_id=p.task_id)
+            command = vd.Fail(task_id=p.task_id, reason=reason, state="error")
+            try:
+                await self.handler.execute("vm", vm.vm_id, vd.decider(command), meta)
+                log.warning("vm %s: %s", vm.vm_id, reason)
+            except DomainError as exc:
+                log.warning("deadline of vm %s not applied: %s", vm.vm_id, exc)

@@ -1,0 +1,1 @@
+"""HTTP command routes of the controlplane (the query routes live in ``projections``)."""

@@ -1,0 +1,192 @@
+"""The host aggregate: enrolment, connection state and capacity reservations.
+
+Reservations live here so that the optimistic check on the host's own subject is what
+prevents overbooking: two placements that race for the last slot append against the same
+expected version and only one can win.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import msgspec
+
+from controlplane.domain.errors import InsufficientCapacity, UnknownAggregate
+from events import host as he
+from events.base import Event
+from events.codec import Envelope
+
+KIND = "host"
+
+
+class Reservation(msgspec.Struct, frozen=True):
+    vcpus: int
+    memory_mib: int
+
+
+class Host(msgspec.Struct, frozen=True, kw_only=True):
+    host_id: str
+    name: str
+    uri: str
+    cpus: int
+    memory_mib: int
+    cpu_overcommit: float
+    memory_overcommit: float
+    state: he.HostState = "connected"
+    reservations: dict[str, Reservation] = {}
+
+    @property
+    def vcpu_capacity(self) -> int:
+        return int(self.cpus * self.cpu_overcommit)
+
+    @property
+    def memory_capacity_mib(self) -> int:
+        return int(self.memory_mib * self.memory_overcommit)
+
+    @property
+    def allocated_vcpus(self) -> int:
+        return sum(r.vcpus for r in self.reservations.values())
+
+    @property
+    def allocated_memory_mib(self) -> int:
+        return sum(r.memory_mib for r in self.reservations.values())
+
+    def fits(self, vcpus: int, memory_mib: int) -> bool:
+        return (
+            self.allocated_vcpus + vcpus <= self.vcpu_capacity
+            and self.allocated_memory_mib + memory_mib <= self.memory_capacity_mib
+        )
+
+
+class Enroll(msgspec.Struct, frozen=True, kw_only=True):
+    host_id: str
+    name: str
+    uri: str
+    cpus: int
+    memory_mib: int
+    cpu_overcommit: float
+    memory_overcommit: float
+
+
+class Reserve(msgspec.Struct, frozen=True, kw_only=True):
+    vm_id: str
+    vcpus: int
+    memory_mib: int
+
+
+class Release(msgspec.Struct, frozen=True, kw_only=True):
+    vm_id: str
+
+
+class MarkConnected(msgspec.Struct, frozen=True, kw_only=True):
+    pass
+
+
+class MarkDisconnected(msgspec.Struct, frozen=True, kw_only=True):
+    reason: str
+
+
+Command = Enroll | Reserve | Release | MarkConnected | MarkDisconnected
+
+
+def decide(host: Host | None, command: Command) -> list[Event]:
+    if isinstance(command, Enroll):
+        if host is None:
+            return [
+                he.HostEnrolled(
+                    host_id=command.host_id,
+                    name=command.name,
+                    uri=command.uri,
+                    cpus=command.cpus,
+                    memory_mib=command.memory_mib,
+                    cpu_overcommit=command.cpu_overcommit,
+                    memory_overcommit=command.memory_overcommit,
+                )
+            ]
+        events: list[Event] = []
+        if (host.uri, host.cpus, host.memory_mib) != (
+            command.uri,
+            command.cpus,
+            command.memory_mib,
+        ):
+            events.append(
+                he.HostFactsUpdated(
+                    host_id=host.host_id,
+                    uri=command.uri,
+                    cpus=command.cpus,
+                    memory_mib=command.memory_mib,
+                )
+            )
+        if host.state == "disconnected":
+            events.append(he.HostConnected(host_id=host.host_id))
+        return events
+    if host is None:
+        raise UnknownAggregate(KIND, "")
+    match command:
+        case Reserve():
+            if command.vm_id in host.reservations:
+                return []
+            if host.state != "connected":
+                raise InsufficientCapacity(f"host {host.name} is {host.state}")
+            if not host.fits(command.vcpus, command.memory_mib):
+                raise InsufficientCapacity(
+                    f"host {host.name} has {host.vcpu_capacity - host.allocated_vcpus} vCPUs and "
+                    f"{host.memory_capacity_mib - host.allocated_memory_mib} MiB free"
+                )
+            return [
+                he.HostCapacityReserved(
+                    host_id=host.host_id,
+                    vm_id=command.vm_id,
+                    vcpus=command.vcpus,
+                    memory_mib=command.memory_mib,
+                )
+            ]
+        case Release():
+            if command.vm_id not in host.reservations:
+                return []
+            return [he.HostCapacityReleased(host_id=host.host_id, vm_id=command.vm_id)]
+        case MarkConnected():
+            return [] if host.state == "connected" else [he.HostConnected(host_id=host.host_id)]
+        case MarkDisconnected():
+            if host.state != "connected":
+                return []
+            return [he.HostDisconnected(host_id=host.host_id, reason=command.reason)]
+    raise TypeError(f"unknown command {command!r}")
+
+
+def evolve(host: Host | None, env: Envelope) -> Host | None:
+    e = env.event
+    r = msgspec.structs.replace
+    if isinstance(e, he.HostEnrolled):
+        return Host(
+            host_id=e.host_id,
+            name=e.name,
+            uri=e.uri,
+            cpus=e.cpus,
+            memory_mib=e.memory_mib,
+            cpu_overcommit=e.cpu_overcommit,
+            memory_overcommit=e.memory_overcommit,
+        )
+    if host is None:
+        return None
+    match e:
+        case he.HostFactsUpdated():
+            return r(host, uri=e.uri, cpus=e.cpus, memory_mib=e.memory_mib)
+        case he.HostConnected():
+            return r(host, state="connected")
+        case he.HostDisconnected():
+            return r(host, state="disconnected")
+        case he.HostCapacityReserved():
+            res = dict(host.reservations)
+            res[e.vm_id] = Reservation(e.vcpus, e.memory_mib)
+            return r(host, reservations=res)
+        case he.HostCapacityReleased():
+            res = dict(host.reservations)
+            res.pop(e.vm_id, None)
+            return r(host, reservations=res)
+    return host
+
+
+def decider(command: Command) -> Callable[[Host | None], list[Event]]:
+    """``decide`` bound to one command, as the command handler wants it."""
+    return lambda host: decide(host, command)

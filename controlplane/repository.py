@@ -1,0 +1,152 @@
+"""Aggregate states in memory, built by one ordered replay and kept current.
+
+Deciding needs the latest state of one aggregate and its version (the stream sequence of
+its last message). Reading the stream per command would be slow, so every controlplane
+keeps ``(kind, id) → (state, version)`` for all aggregates: one replay at start, then a
+live tail, plus its own successful appends applied at once. A stale entry is harmless: the
+append's expected-version check catches it, and ``reload`` fetches just that aggregate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from controlplane.domain import host as host_domain
+from controlplane.domain import vm as vm_domain
+from events import task as te
+from events.codec import Envelope, StoredEvent
+from events.store import EventStore
+
+log = logging.getLogger(__name__)
+
+Fold = Callable[[Any, Envelope], Any]
+FOLDS: dict[str, Fold] = {"vm": vm_domain.evolve, "host": host_domain.evolve}
+
+
+class IdempotentAnswer:
+    """What a command with an ``Idempotency-Key`` answered the first time."""
+
+    __slots__ = ("seq", "target_id", "target_kind", "task_id")
+
+    def __init__(self, target_kind: str, target_id: str, task_id: str, seq: int) -> None:
+        self.target_kind = target_kind
+        self.target_id = target_id
+        self.task_id = task_id
+        self.seq = seq
+
+
+class Repository:
+    def __init__(self, store: EventStore) -> None:
+        self._store = store
+        self._states: dict[tuple[str, str], tuple[Any, int]] = {}
+        self._idempotency: dict[str, IdempotentAnswer] = {}
+        self._seq = 0
+        self._seq_changed = asyncio.Condition()
+        self._task: asyncio.Task[None] | None = None
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Replay the whole stream, then keep following it in the background."""
+        target = await self._store.last_seq()
+        self._task = asyncio.create_task(self._follow(), name="repository-follow")
+        await self.wait_seq(target)
+        log.info("aggregate cache ready at seq %d (%d aggregates)", self._seq, len(self._states))
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _follow(self) -> None:
+        while True:
+            try:
+                async for batch in self._store.follow(from_seq=self._seq + 1):
+                    self._apply_stored(batch)
+                    async with self._seq_changed:
+                        self._seq_changed.notify_all()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("event stream tail failed; resuming after %d", self._seq)
+                await asyncio.sleep(1.0)
+
+    # ------------------------------------------------------------ reading
+
+    @property
+    def seq(self) -> int:
+        """The highest stream sequence applied."""
+        return self._seq
+
+    async def wait_seq(self, seq: int, timeout: float | None = None) -> None:
+        """Wait until everything up to ``seq`` is applied."""
+        async with asyncio.timeout(timeout), self._seq_changed:
+            await self._seq_changed.wait_for(lambda: self._seq >= seq)
+
+    def get(self, kind: str, aggregate_id: str) -> tuple[Any, int]:
+        return self._states.get((kind, aggregate_id), (None, 0))
+
+    def vm(self, vm_id: str) -> vm_domain.Vm | None:
+        state: vm_domain.Vm | None = self.get("vm", vm_id)[0]
+        return state
+
+    def host(self, host_id: str) -> host_domain.Host | None:
+        state: host_domain.Host | None = self.get("host", host_id)[0]
+        return state
+
+    def all(self, kind: str) -> Iterable[Any]:
+        return [s for (k, _), (s, _) in list(self._states.items()) if k == kind and s is not None]
+
+    def idempotent(self, key: str) -> IdempotentAnswer | None:
+        return self._idempotency.get(key)
+
+    # ------------------------------------------------------------ writing
+
+    def apply(self, kind: str, aggregate_id: str, envelopes: Iterable[Envelope], seq: int) -> None:
+        """Fold one message's envelopes if it is newer than what we hold."""
+        key = (kind, aggregate_id)
+        state, version = self._states.get(key, (None, 0))
+        if seq <= version:
+            return
+        fold = FOLDS.get(kind)
+        for env in envelopes:
+            if fold is not None:
+                state = fold(state, env)
+            e = env.event
+            if isinstance(e, te.TaskQueued) and e.idempotency_key:
+                self._idempotency[e.idempotency_key] = IdempotentAnswer(
+                    e.target_kind, e.target_id, e.task_id, seq
+                )
+        self._states[key] = (state, seq)
+
+    def _apply_stored(self, events: list[StoredEvent]) -> None:
+        i = 0
+        while i < len(events):
+            seq = events[i].seq
+            j = i
+            while j < len(events) and events[j].seq == seq:
+                j += 1
+            env0 = events[i].envelope
+            self.apply(
+                env0.aggregate_kind, env0.aggregate_id, (se.envelope for se in events[i:j]), seq
+            )
+            self._seq = max(self._seq, seq)
+            i = j
+
+    async def reload(self, kind: str, aggregate_id: str) -> None:
+        """Fetch one aggregate's whole history and replace what we hold if it is newer."""
+        history = await self._store.load(kind, aggregate_id)
+        fold = FOLDS.get(kind)
+        state: Any = None
+        version = 0
+        for se in history:
+            if fold is not None:
+                state = fold(state, se.envelope)
+            version = se.seq
+        if version >= self._states.get((kind, aggregate_id), (None, 0))[1]:
+            self._states[(kind, aggregate_id)] = (state, version)

@@ -1,0 +1,165 @@
+"""The ``lq`` command: run the embedded stack or any one LimiQuantix process.
+
+Every subcommand builds exactly one ``Settings`` (defaults → TOML → ``LQ_*`` env → flags)
+and finds NATS and PostgreSQL from the flags, the environment, or the endpoints a running
+``lq up`` wrote into its data directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import click
+import msgspec
+
+from events import settings as settings_mod
+from events.settings import Settings
+from lq import logs
+
+
+def _settings(process: str, **overrides: Any) -> Settings:
+    try:
+        s = settings_mod.load(overrides)
+    except msgspec.ValidationError as exc:
+        raise click.UsageError(f"invalid setting: {exc}") from exc
+    logs.configure(s.log_level, s.log_json, process)
+    return s
+
+
+def _need(s: Settings, *what: str) -> None:
+    missing = [w for w in what if not getattr(s, w)]
+    if missing:
+        names = ", ".join("LQ_" + m.upper() for m in missing)
+        raise click.UsageError(
+            f"no {names}: set it, or point --data-dir at a running `lq up` stack"
+        )
+
+
+def run_until_signal(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+    """Run ``main(stop)`` and set ``stop`` on SIGINT/SIGTERM."""
+
+    async def runner() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await main(stop)
+
+    asyncio.run(runner())
+
+
+data_dir_option = click.option("--data-dir", default=None, help="Data directory (default ./.lq)")
+
+
+@click.group()
+def main() -> None:
+    """LimiQuantix: event-sourced virtualization management."""
+
+
+@main.command()
+@data_dir_option
+@click.option("--port", type=int, default=None, help="HTTP port (default 8080)")
+@click.option(
+    "--hosts",
+    type=click.IntRange(0, 64),
+    default=3,
+    show_default=True,
+    help="Simulated hosts on libvirt's test driver",
+)
+@click.option("--bind", default=None, help="HTTP address (default 127.0.0.1)")
+def up(data_dir: str | None, port: int | None, hosts: int, bind: str | None) -> None:
+    """Run everything on this machine: NATS, PostgreSQL, controlplane, projector, hosts."""
+    from lq import up as up_mod
+
+    s = _settings("up", data_dir=data_dir, http_port=port, http_host=bind)
+    sys.exit(up_mod.run(s, hosts))
+
+
+@main.command()
+@data_dir_option
+@click.option("--port", type=int, default=None)
+@click.option("--bind", default=None)
+def controlplane(data_dir: str | None, port: int | None, bind: str | None) -> None:
+    """Run the controlplane: HTTP API, process managers, liveness."""
+    from aiohttp import web
+
+    from lq.web import build_app
+
+    s = _settings("controlplane", data_dir=data_dir, http_port=port, http_host=bind)
+    _need(s, "nats_url", "database_url")
+
+    async def serve(stop: asyncio.Event) -> None:
+        runner = web.AppRunner(build_app(s), handle_signals=False, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, s.http_host, s.http_port)
+        await site.start()
+        click.echo(f"controlplane listening on {s.http_url}", err=True)
+        try:
+            await stop.wait()
+        finally:
+            await runner.cleanup()
+
+    run_until_signal(serve)
+
+
+@main.command()
+@data_dir_option
+def projector(data_dir: str | None) -> None:
+    """Run the projector: event stream → PostgreSQL read models."""
+    from projections import runner
+
+    s = _settings("projector", data_dir=data_dir)
+    _need(s, "nats_url", "database_url")
+    run_until_signal(lambda stop: runner.run(s, stop))
+
+
+@main.command()
+@data_dir_option
+@click.option("--connect", "uri", default=None, help="libvirt URI, e.g. qemu:///system")
+@click.option("--name", default=None, help="Host name to enrol as (default: hostname)")
+def agent(data_dir: str | None, uri: str | None, name: str | None) -> None:
+    """Run a host agent against a libvirt connection."""
+    from agent import service
+
+    s = _settings("agent", data_dir=data_dir, libvirt_uri=uri, agent_name=name)
+    _need(s, "nats_url")
+    run_until_signal(lambda stop: service.run(s, stop))
+
+
+@main.group()
+def projections() -> None:
+    """Read-model maintenance."""
+
+
+@projections.command()
+@data_dir_option
+def rebuild(data_dir: str | None) -> None:
+    """Rebuild every read model from sequence 1 and swap it in."""
+    from projections import rebuild as rebuild_mod
+
+    s = _settings("rebuild", data_dir=data_dir)
+    _need(s, "nats_url", "database_url")
+    count = asyncio.run(rebuild_mod.rebuild(s))
+    click.echo(f"rebuilt read models from {count} events")
+
+
+@main.group()
+def schema() -> None:
+    """The event contract for outside subscribers."""
+
+
+@schema.command("export")
+def schema_export() -> None:
+    """Print the JSON Schema of the envelope and every event type."""
+    from events.codec import event_schema
+
+    click.echo(json.dumps(event_schema(), indent=2))
+
+
+if __name__ == "__main__":
+    main()
