@@ -73,16 +73,16 @@ def _ready(http: str, hosts: int) -> bool:
     return sum(1 for h in listed if h["state"] == "connected") >= hosts
 
 
-def _start_nats(data: Path) -> NatsServer:
+def _start_nats(data: Path, sync_always: bool) -> NatsServer:
     previous = data / "nats" / "port"
     port = 0
     if previous.is_file():
         with contextlib.suppress(ValueError):
             port = int(previous.read_text())
     try:
-        srv = start_nats(data / "nats", port)
+        srv = start_nats(data / "nats", port, sync_always=sync_always)
     except EmbeddedError:
-        srv = start_nats(data / "nats", free_port())
+        srv = start_nats(data / "nats", free_port(), sync_always=sync_always)
     previous.write_text(str(srv.port))
     return srv
 
@@ -99,7 +99,7 @@ def run(settings: Settings, hosts: int) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
 
-    nats = _start_nats(data)
+    nats = _start_nats(data, settings.events_sync_always)
     pg: Postgres | None = None
     children: list[Child] = []
     try:
