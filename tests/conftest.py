@@ -6,6 +6,8 @@ session-wide private PostgreSQL, so tests never see each other's state.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,10 +40,14 @@ def nats_cluster(tmp_path: Path) -> Iterator[list[NatsServer]]:
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgres]:
-    pg = start_postgres(tmp_path_factory.mktemp("pg") / "data")
+def pg_server() -> Iterator[Postgres]:
+    # Not under pytest's basetemp: pytest prunes old basetemp folders, and a concurrent
+    # pytest session must not delete this one's database files.
+    root = Path(tempfile.mkdtemp(prefix="lq-test-pg-"))
+    pg = start_postgres(root / "data")
     yield pg
     pg.stop()
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def with_dbname(url: str, dbname: str) -> str:
