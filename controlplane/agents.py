@@ -151,6 +151,9 @@ class AgentLink:
     # ------------------------------------------------------------ liveness & deadlines
 
     async def watch(self, interval: float = 1.0) -> None:
+        # A freshly started controlplane gives agents one timeout to heartbeat before it
+        # calls anyone disconnected (they may be restarting with it).
+        await asyncio.sleep(self.settings.heartbeat_timeout_s)
         while True:
             try:
                 await self.check_liveness()
