@@ -1,0 +1,120 @@
+"""Pure translation of a LimiQuantix VM spec into libvirt domain XML, and back.
+
+Kept apart from ``agent.hypervisor`` so the XML we hand to libvirt can be unit-tested
+without a hypervisor, and so user input (VM names) only ever reaches XML through
+ElementTree, never by string concatenation.
+
+A managed domain is recognisable three ways (docs/contracts.md): its UUID is the vm_id, its
+name is ``lq-<vm name>-<first 8 of vm_id>``, and it carries the metadata element
+``<lq:vm xmlns:lq="urn:limiquantix:vm:1" id="..." name="..."/>``.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+import xml.etree.ElementTree as ET
+
+import msgspec
+
+LQ_NS = "urn:limiquantix:vm:1"
+LQ_PREFIX = "lq"
+_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+_NAME_MAX = 48
+
+ET.register_namespace(LQ_PREFIX, LQ_NS)
+
+
+class VmSpec(msgspec.Struct, frozen=True, kw_only=True):
+    """What the agent needs to define a domain (from ``events.orders.DefineVm``)."""
+
+    vm_id: str
+    name: str
+    vcpus: int
+    memory_mib: int
+
+
+class ManagedMeta(msgspec.Struct, frozen=True, kw_only=True):
+    """What the metadata element of a managed domain says about it."""
+
+    vm_id: str
+    name: str
+
+
+def domain_name(spec: VmSpec) -> str:
+    """``lq-<vm name>-<first 8 of vm_id>``; characters libvirt drivers reject become ``-``."""
+    safe = _NAME_UNSAFE.sub("-", spec.name).strip("-.")[:_NAME_MAX] or "vm"
+    return f"lq-{safe}-{spec.vm_id[:8]}"
+
+
+def domain_type_for_uri(uri: str, kvm: bool = True) -> str:
+    """The ``<domain type=...>`` for a connection URI when no capabilities are at hand:
+    ``test`` for libvirt's test driver, ``kvm`` (or ``qemu`` without hardware
+    acceleration) for QEMU."""
+    scheme = uri.split(":", 1)[0].split("+", 1)[0].lower()
+    if scheme == "test":
+        return "test"
+    if scheme == "qemu":
+        return "kvm" if kvm else "qemu"
+    return scheme
+
+
+def best_domain_type(capabilities_xml: str) -> str:
+    """The best domain type a host offers, from ``virConnectGetCapabilities`` XML:
+    ``kvm`` over ``qemu`` over whatever else is listed first."""
+    root = ET.fromstring(capabilities_xml)
+    found = [d.get("type", "") for d in root.iterfind("./guest/arch/domain")]
+    for preferred in ("kvm", "qemu", "test"):
+        if preferred in found:
+            return preferred
+    if found and found[0]:
+        return found[0]
+    raise ValueError("capabilities list no guest domain type")
+
+
+def validate(spec: VmSpec) -> None:
+    """Reject specs no hypervisor could take (raises ``ValueError``)."""
+    uuid.UUID(spec.vm_id)  # raises ValueError when it is not a UUID
+    if spec.vcpus < 1:
+        raise ValueError(f"vcpus must be at least 1, got {spec.vcpus}")
+    if spec.memory_mib < 1:
+        raise ValueError(f"memory_mib must be at least 1, got {spec.memory_mib}")
+
+
+def domain_xml(spec: VmSpec, domain_type: str) -> str:
+    """The domain XML for ``spec`` on a hypervisor of ``domain_type`` (``test``, ``kvm``,
+    ``qemu``). Raises ``ValueError`` for a spec no hypervisor could take."""
+    validate(spec)
+    dom = ET.Element("domain", {"type": domain_type})
+    ET.SubElement(dom, "name").text = domain_name(spec)
+    ET.SubElement(dom, "uuid").text = str(uuid.UUID(spec.vm_id))
+    ET.SubElement(dom, "title").text = spec.name
+    metadata = ET.SubElement(dom, "metadata")
+    ET.SubElement(metadata, f"{{{LQ_NS}}}vm", {"id": spec.vm_id, "name": spec.name})
+    ET.SubElement(dom, "memory", {"unit": "MiB"}).text = str(spec.memory_mib)
+    ET.SubElement(dom, "currentMemory", {"unit": "MiB"}).text = str(spec.memory_mib)
+    ET.SubElement(dom, "vcpu", {"placement": "static"}).text = str(spec.vcpus)
+    os_el = ET.SubElement(dom, "os")
+    ET.SubElement(os_el, "type").text = "hvm"
+    ET.SubElement(os_el, "boot", {"dev": "hd"})
+    ET.SubElement(dom, "on_poweroff").text = "destroy"
+    ET.SubElement(dom, "on_reboot").text = "restart"
+    ET.SubElement(dom, "on_crash").text = "destroy"
+    if domain_type in ("kvm", "qemu"):
+        features = ET.SubElement(dom, "features")
+        ET.SubElement(features, "acpi")
+        ET.SubElement(features, "apic")
+    return ET.tostring(dom, encoding="unicode")
+
+
+def parse_metadata(metadata_xml: str) -> ManagedMeta:
+    """Read the LimiQuantix metadata element as libvirt returns it (the element alone,
+    prefix and namespace declaration as libvirt chooses). Raises ``ValueError``."""
+    try:
+        el = ET.fromstring(metadata_xml)
+    except ET.ParseError as exc:
+        raise ValueError(f"unreadable metadata: {exc}") from exc
+    vm_id = el.get("id")
+    if not vm_id:
+        raise ValueError("metadata element has no id")
+    return ManagedMeta(vm_id=vm_id, name=el.get("name", ""))

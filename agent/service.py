@@ -1,0 +1,328 @@
+"""The agent process: enrol, reconcile, then serve orders and watch the hypervisor.
+
+One ``Agent`` per hypervisor host. On start it opens its libvirt connection and NATS,
+enrols through ``lq.enroll`` (retrying until a controlplane answers; the host id it gets is
+kept in ``<data_dir>/agents/<name>/host_id`` so a restarted agent stays the same host),
+sends an ``Inventory`` of every managed domain (the reconcile: what the hypervisor really
+has, whatever happened while no agent ran), and then runs three loops side by side:
+
+- orders: ``lq.host.<id>.order`` → ``agent.orders`` → report → ack. The ack comes after
+  the report is sent, so a crash in between redelivers the order, which the journal then
+  answers again without executing it twice. Temporary failures are nak'ed with a delay
+  and given up (reported, ``permanent=False``) after ``MAX_ATTEMPTS`` deliveries.
+- lifecycle: every libvirt lifecycle event of a managed domain → ``DomainChanged``, so a
+  VM that crashed or was changed with virsh becomes an observed event, not a lie in the UI.
+- heartbeat: ``agent.heartbeat``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from pathlib import Path
+
+from agent.errors import AgentError, TemporaryError
+from agent.heartbeat import heartbeat_loop
+from agent.hypervisor import Hypervisor
+from agent.orders import OrderExecutor, OrderJournal, Outcome
+from events import subjects
+from events.base import new_id, utcnow
+from events.bus import Bus, Delivery
+from events.codec import encode
+from events.errors import LqError
+from events.orders import Order
+from events.reports import (
+    ENROLL_REPLY_DECODER,
+    AnyReport,
+    DomainChanged,
+    EnrollRequest,
+    Inventory,
+    Report,
+)
+from events.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5  # deliveries of one order before a temporary failure is reported
+KEEPALIVE_S = 10.0  # how often a long order tells JetStream it is still being worked on
+BACKOFF_MAX_S = 5.0
+
+
+class Agent:
+    """A host agent; ``await Agent(settings).run(stop)`` until ``stop`` is set.
+
+    Tests may pass a ``hypervisor`` they opened themselves (it is then not closed here,
+    which lets a test restart the agent against the same simulated host), and read
+    ``agent.hypervisor`` / ``agent.host_id`` once ``agent.ready`` is set.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        hypervisor_uri: str | None = None,
+        hypervisor: Hypervisor | None = None,
+    ) -> None:
+        self.settings = settings
+        self.name = settings.agent_name or socket.gethostname()
+        self.uri = hypervisor.uri if hypervisor else hypervisor_uri or settings.libvirt_uri
+        self.state_dir: Path = settings.data_path / "agents" / self.name
+        self.host_id: str | None = None
+        self.ready = asyncio.Event()  # enrolled and inventory sent
+        self._hypervisor = hypervisor
+        self._owns_hypervisor = hypervisor is None
+
+    @property
+    def hypervisor(self) -> Hypervisor:
+        if self._hypervisor is None:
+            raise RuntimeError(f"agent {self.name} has no hypervisor connection yet")
+        return self._hypervisor
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        stop = stop or asyncio.Event()
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        bus: Bus | None = None
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            hv = await self._open_hypervisor(stop)
+            bus = await self._connect_bus(stop) if hv else None
+            host_id = await self._enrol(bus, hv, stop) if bus and hv else None
+            if bus is None or hv is None or host_id is None:
+                return  # stopped before we were up
+            executor = OrderExecutor(hv, OrderJournal(self.state_dir / "orders.json"))
+            await self._send_inventory(bus, hv, host_id)
+            self.ready.set()
+            log.info("agent %s up as host_id=%s on %s", self.name, host_id, self.uri)
+            tasks = [
+                asyncio.create_task(self._orders_loop(bus, executor, host_id), name="orders"),
+                asyncio.create_task(self._lifecycle_loop(bus, hv, host_id), name="lifecycle"),
+                asyncio.create_task(
+                    heartbeat_loop(bus, hv, host_id, self.settings.heartbeat_interval_s),
+                    name="heartbeat",
+                ),
+            ]
+            stopper = asyncio.create_task(stop.wait())
+            done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+            stopper.cancel()
+            for task in done - {stopper}:
+                task.result()  # a loop ended on its own: surface why
+        finally:
+            await cancel_and_wait(tasks)
+            if bus is not None:
+                await bus.close()
+            if self._owns_hypervisor and self._hypervisor is not None:
+                await self._hypervisor.close()
+                self._hypervisor = None
+            log.info("agent %s stopped (host_id=%s)", self.name, self.host_id)
+
+    # -- start-up --
+
+    async def _open_hypervisor(self, stop: asyncio.Event) -> Hypervisor | None:
+        delay = 0.2
+        while self._hypervisor is None:
+            try:
+                self._hypervisor = await Hypervisor.open(self.uri)
+            except TemporaryError as exc:
+                log.warning("agent %s cannot reach %s yet: %s", self.name, self.uri, exc)
+                if await _sleep(stop, delay):
+                    return None
+                delay = min(delay * 2, BACKOFF_MAX_S)
+        return self._hypervisor
+
+    async def _connect_bus(self, stop: asyncio.Event) -> Bus | None:
+        delay = 0.2
+        while True:
+            try:
+                return await Bus.connect(
+                    self.settings.nats_url, name=f"agent-{self.name}", reconnect_forever=True
+                )
+            except LqError as exc:
+                log.warning("agent %s cannot reach NATS yet: %s", self.name, exc)
+                if await _sleep(stop, delay):
+                    return None
+                delay = min(delay * 2, BACKOFF_MAX_S)
+
+    async def _enrol(self, bus: Bus, hv: Hypervisor, stop: asyncio.Event) -> str | None:
+        id_file = self.state_dir / "host_id"
+        known = id_file.read_text().strip() if id_file.is_file() else ""
+        facts = await hv.host_facts()
+        request = EnrollRequest(
+            host_id=known or None,
+            name=self.name,
+            uri=facts.uri,
+            cpus=facts.cpus,
+            memory_mib=facts.memory_mib,
+        )
+        delay = 0.2
+        while True:
+            try:
+                raw = await bus.request(subjects.ENROLL, encode(request), timeout=5.0)
+                reply = ENROLL_REPLY_DECODER.decode(raw)
+                if reply.ok and reply.host_id:
+                    break
+                log.error("agent %s enrolment refused: %s", self.name, reply.error or "no id")
+            except (LqError, ValueError) as exc:  # msgspec.DecodeError is a ValueError
+                log.info("agent %s waiting for a controlplane to enrol: %s", self.name, exc)
+            if await _sleep(stop, delay):
+                return None
+            delay = min(delay * 2, BACKOFF_MAX_S)
+        if known and reply.host_id != known:
+            log.warning("agent %s was host_id=%s, now host_id=%s", self.name, known, reply.host_id)
+        if reply.host_id != known:
+            id_file.write_text(reply.host_id + "\n")
+        self.host_id = reply.host_id
+        return reply.host_id
+
+    async def _send_inventory(self, bus: Bus, hv: Hypervisor, host_id: str) -> None:
+        while not hv.events.empty():  # the inventory below supersedes earlier events
+            hv.events.get_nowait()
+        domains = await hv.list_managed()
+        await self._report_until_sent(bus, host_id, Inventory(domains=domains))
+        log.info("host_id=%s sent inventory of %d managed domains", host_id, len(domains))
+
+    # -- the loops --
+
+    async def _orders_loop(self, bus: Bus, executor: OrderExecutor, host_id: str) -> None:
+        delay = 0.2
+        while True:
+            try:
+                async for delivery in bus.orders(host_id):
+                    await self._handle(bus, executor, host_id, delivery)
+                    delay = 0.2
+            except LqError as exc:
+                log.warning("host_id=%s order consumer interrupted: %s", host_id, exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, BACKOFF_MAX_S)
+
+    async def _handle(
+        self, bus: Bus, executor: OrderExecutor, host_id: str, delivery: Delivery[Order]
+    ) -> None:
+        order = delivery.value
+        vm_id = order.body.vm_id
+        if order.host_id != host_id:
+            log.error("host_id=%s got order %s for %s", host_id, order.order_id, order.host_id)
+            outcome = await executor.give_up(order, "order sent to the wrong host", True)
+        else:
+            keepalive = asyncio.create_task(_keep_alive(delivery))
+            try:
+                outcome = await executor.execute(order)
+            except TemporaryError as exc:
+                if delivery.num_delivered < MAX_ATTEMPTS:
+                    retry_in = min(2.0**delivery.num_delivered, 30.0)
+                    log.warning(
+                        "host_id=%s order %s for vm_id=%s failed (attempt %d), retry in %gs: %s",
+                        host_id, order.order_id, vm_id, delivery.num_delivered, retry_in, exc,
+                    )  # fmt: skip
+                    await delivery.nak(delay=retry_in)
+                    return
+                outcome = await executor.give_up(order, str(exc))
+            except AgentError as exc:  # anything else the executor did not turn into a report
+                outcome = await executor.give_up(order, str(exc), True)
+            finally:
+                keepalive.cancel()
+        await self._send_outcome(bus, host_id, order, outcome)
+        await delivery.ack()
+
+    async def _send_outcome(self, bus: Bus, host_id: str, order: Order, outcome: Outcome) -> None:
+        await self._report(
+            bus,
+            host_id,
+            outcome.body,
+            task_id=order.task_id,
+            report_id=outcome.report_id,
+            traceparent=order.traceparent,
+        )
+        log.info(
+            "host_id=%s answered order %s for vm_id=%s: %s%s",
+            host_id, order.order_id, order.body.vm_id, type(outcome.body).__name__,
+            " (again)" if outcome.replayed else "",
+        )  # fmt: skip
+
+    async def _lifecycle_loop(self, bus: Bus, hv: Hypervisor, host_id: str) -> None:
+        while True:
+            event = await hv.events.get()
+            try:
+                managed = await hv.is_managed(event.vm_id)
+            except AgentError:
+                managed = True  # cannot tell right now: let the controlplane judge
+            if not managed:
+                continue
+            body = DomainChanged(vm_id=event.vm_id, state=event.state, reason=event.reason)
+            await self._report_until_sent(bus, host_id, body)
+            log.info(
+                "host_id=%s vm_id=%s is %s (%s)", host_id, event.vm_id, event.state, event.reason
+            )
+
+    async def _report_until_sent(self, bus: Bus, host_id: str, body: AnyReport) -> None:
+        """Reports that answer no order have nobody to redeliver them: retry until sent."""
+        delay = 0.2
+        while True:
+            try:
+                await self._report(bus, host_id, body)
+                return
+            except LqError as exc:
+                log.warning("host_id=%s cannot send %s yet: %s", host_id, type(body).__name__, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, BACKOFF_MAX_S)
+
+    async def _report(
+        self,
+        bus: Bus,
+        host_id: str,
+        body: AnyReport,
+        *,
+        task_id: str | None = None,
+        report_id: str | None = None,
+        traceparent: str | None = None,
+    ) -> None:
+        await bus.send_report(
+            Report(
+                report_id=report_id or new_id(),
+                host_id=host_id,
+                task_id=task_id,
+                sent_at=utcnow(),
+                traceparent=traceparent,
+                body=body,
+            )
+        )
+
+
+async def run(
+    settings: Settings, stop: asyncio.Event | None = None, hypervisor_uri: str | None = None
+) -> None:
+    """Run one host agent until ``stop`` is set (or the task is cancelled)."""
+    await Agent(settings, hypervisor_uri=hypervisor_uri).run(stop)
+
+
+async def cancel_and_wait(tasks: list[asyncio.Task[None]], every_s: float = 0.5) -> None:
+    """Cancel ``tasks`` and wait until they ended, cancelling again when one swallowed it.
+
+    Python 3.11's ``asyncio.wait_for`` can lose a cancellation that races with its own
+    timeout; the NATS consumer's fetch loop runs into that, so one ``cancel()`` is not
+    always enough.
+    """
+    pending = {t for t in tasks if not t.done()}
+    while pending:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=every_s)
+    for task in tasks:
+        if not task.cancelled() and task.exception() is not None:
+            log.debug("task %s ended with %r", task.get_name(), task.exception())
+
+
+async def _keep_alive(delivery: Delivery[Order]) -> None:
+    """Tell JetStream a long order is still being worked on, so it is not redelivered."""
+    while True:
+        await asyncio.sleep(KEEPALIVE_S)
+        with contextlib.suppress(LqError):
+            await delivery.in_progress()
+
+
+async def _sleep(stop: asyncio.Event, seconds: float) -> bool:
+    """Sleep unless ``stop`` is set first; ``True`` when it was."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+    return stop.is_set()
