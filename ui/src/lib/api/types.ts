@@ -1,0 +1,136 @@
+/** Shapes of the LimiQuantix HTTP API v1 (see docs/api.md). */
+
+export type VmState =
+  | 'pending'
+  | 'stopped'
+  | 'starting'
+  | 'running'
+  | 'stopping'
+  | 'paused'
+  | 'migrating'
+  | 'error'
+  | 'deleted'
+
+export const VM_STATES: VmState[] = [
+  'pending',
+  'stopped',
+  'starting',
+  'running',
+  'stopping',
+  'paused',
+  'migrating',
+  'error',
+  'deleted',
+]
+
+export type HostState = 'connected' | 'maintenance' | 'disconnected' | 'down'
+export const HOST_STATES: HostState[] = ['connected', 'maintenance', 'disconnected', 'down']
+
+export type TaskState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled'
+
+export interface Page<T> {
+  items: T[]
+  next_cursor: string | null
+  total: number
+}
+
+export interface Vm {
+  id: string
+  name: string
+  state: VmState
+  host_id: string | null
+  host_name: string | null
+  vcpus: number
+  memory_mib: number
+  description: string | null
+  error: string | null
+  task_id: string | null
+  created_at: string
+  updated_at: string
+  seq: number
+}
+
+export interface Host {
+  id: string
+  name: string
+  state: HostState
+  uri: string
+  cpus: number
+  memory_mib: number
+  cpu_overcommit: number
+  memory_overcommit: number
+  allocated_vcpus: number
+  allocated_memory_mib: number
+  vm_count: number
+  labels: Record<string, string> | null
+  created_at: string
+  updated_at: string
+  seq: number
+}
+
+export interface Task {
+  id: string
+  operation: string
+  target_kind: string
+  target_id: string
+  target_name: string | null
+  state: TaskState
+  progress: number
+  message: string | null
+  error: string | null
+  actor: string | null
+  host_id: string | null
+  created_at: string
+  started_at: string | null
+  finished_at: string | null
+  seq: number
+}
+
+export interface LqEvent {
+  seq: number
+  index: number
+  event_id: string
+  type: string
+  schema_version: number
+  aggregate_kind: string
+  aggregate_id: string
+  occurred_at: string
+  actor: string | null
+  correlation_id: string | null
+  causation_id: string | null
+  traceparent: string | null
+  data: Record<string, unknown>
+}
+
+export interface Stats {
+  vms: { total: number; by_state: Partial<Record<VmState, number>> }
+  hosts: { total: number; by_state: Partial<Record<HostState, number>> }
+  cpu: { capacity: number; allocated: number }
+  memory_mib: { capacity: number; allocated: number }
+  seq: number
+}
+
+export interface SearchHit {
+  kind: 'vm' | 'host'
+  id: string
+  name: string
+  state: string
+}
+
+export interface CommandAccepted {
+  vm_id: string
+  task_id: string
+  seq: number
+}
+
+export interface CreateVmBody {
+  name: string
+  vcpus: number
+  memory_mib: number
+  start?: boolean
+  description?: string
+}
+
+export const ACTIVE_TASK_STATES: TaskState[] = ['queued', 'running']
+export const isTaskActive = (t: Pick<Task, 'state'> | undefined | null) =>
+  !!t && ACTIVE_TASK_STATES.includes(t.state)

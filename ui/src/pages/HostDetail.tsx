@@ -1,0 +1,131 @@
+import { useState } from 'react'
+import { Link, useParams } from 'react-router'
+import { ChevronRight, Server } from 'lucide-react'
+import { useHost, useHostEvents } from '../lib/api/hooks'
+import { Card, Field, PageHeader } from '../components/ui/Card'
+import { StateBadge } from '../components/ui/StateBadge'
+import { ErrorState, Spinner } from '../components/ui/Feedback'
+import { Tabs } from '../components/ui/Tabs'
+import { UsageBar } from '../components/ui/UsageBar'
+import { EventTable } from '../components/events/EventTable'
+import { VmBrowser, DEFAULT_FILTERS, type VmFilters } from '../components/vm/VmBrowser'
+import { cpuCapacity, memCapacity } from '../components/host/HostTable'
+import { formatDateTime, formatMiB, timeAgo } from '../lib/format'
+import type { Host } from '../lib/api/types'
+
+type Tab = 'summary' | 'vms' | 'events'
+
+export default function HostDetail() {
+  const { id = '' } = useParams()
+  const host = useHost(id)
+  const [tab, setTab] = useState<Tab>('summary')
+  if (host.isPending) return <Spinner label="Loading host…" />
+  if (host.isError && !host.data) return <ErrorState error={host.error} onRetry={() => host.refetch()} title="Could not load this host" />
+  const h = host.data!
+  return (
+    <>
+      <nav aria-label="Breadcrumb" className="mb-3 flex items-center gap-1 text-xs text-subtle">
+        <Link to="/hosts" className="hover:text-fg">
+          Hosts
+        </Link>
+        <ChevronRight className="size-3" />
+        <span className="text-muted">{h.name}</span>
+      </nav>
+      <PageHeader title={h.name} icon={<Server className="size-5" />} subtitle={<span className="font-mono text-xs">{h.uri}</span>}>
+        <StateBadge state={h.state} className="ml-1" />
+      </PageHeader>
+      <Tabs<Tab>
+        tabs={[
+          { key: 'summary', label: 'Summary' },
+          { key: 'vms', label: 'VMs', count: h.vm_count },
+          { key: 'events', label: 'Events' },
+        ]}
+        value={tab}
+        onChange={setTab}
+        className="mb-4"
+      />
+      {tab === 'summary' && <Summary host={h} />}
+      {tab === 'vms' && <HostVms host={h} />}
+      {tab === 'events' && <Events id={h.id} />}
+    </>
+  )
+}
+
+function Summary({ host: h }: { host: Host }) {
+  const labels = Object.entries(h.labels ?? {})
+  return (
+    <div className="grid gap-4 lg:grid-cols-3">
+      <Card title="General" className="lg:col-span-2">
+        <dl>
+          <Field label="State">
+            <StateBadge state={h.state} />
+          </Field>
+          <Field label="Id">
+            <span className="font-mono text-xs">{h.id}</span>
+          </Field>
+          <Field label="URI">
+            <span className="font-mono text-xs">{h.uri}</span>
+          </Field>
+          <Field label="Physical CPUs">{h.cpus}</Field>
+          <Field label="Memory">{formatMiB(h.memory_mib)}</Field>
+          <Field label="Overcommit">
+            CPU ×{h.cpu_overcommit} · memory ×{h.memory_overcommit}
+          </Field>
+          <Field label="Labels">
+            {labels.length ? (
+              <div className="flex flex-wrap gap-1.5">
+                {labels.map(([k, v]) => (
+                  <span key={k} className="rounded border border-border bg-surface-2 px-1.5 py-0.5 font-mono text-xs">
+                    {k}={v}
+                  </span>
+                ))}
+              </div>
+            ) : (
+              <span className="text-subtle">None</span>
+            )}
+          </Field>
+          <Field label="Enrolled">{formatDateTime(h.created_at)}</Field>
+          <Field label="Last change">
+            {formatDateTime(h.updated_at)} <span className="text-subtle">({timeAgo(h.updated_at)})</span>
+          </Field>
+        </dl>
+      </Card>
+      <Card title="Allocation">
+        <div className="flex flex-col gap-5">
+          <div>
+            <UsageBar used={h.allocated_vcpus} capacity={cpuCapacity(h)} label="vCPUs" />
+            <p className="mt-1 text-xs text-subtle">
+              {h.allocated_vcpus} of {cpuCapacity(h)} allocatable ({h.cpus} physical × {h.cpu_overcommit})
+            </p>
+          </div>
+          <div>
+            <UsageBar used={h.allocated_memory_mib} capacity={memCapacity(h)} label="Memory" />
+            <p className="mt-1 text-xs text-subtle">
+              {formatMiB(h.allocated_memory_mib)} of {formatMiB(memCapacity(h))} allocatable
+            </p>
+          </div>
+          <div className="flex items-baseline justify-between border-t border-border pt-3 text-sm">
+            <span className="text-muted">Virtual machines</span>
+            <Link to={`/vms?host_id=${h.id}`} className="text-lg font-semibold tabular-nums hover:text-accent">
+              {h.vm_count.toLocaleString()}
+            </Link>
+          </div>
+        </div>
+      </Card>
+    </div>
+  )
+}
+
+function HostVms({ host }: { host: Host }) {
+  const [filters, setFilters] = useState<VmFilters>({ ...DEFAULT_FILTERS, host_id: host.id })
+  return <VmBrowser filters={{ ...filters, host_id: host.id }} onFilters={setFilters} fixedHost height="calc(100vh - 420px)" emptyHint="No VMs are placed on this host." />
+}
+
+function Events({ id }: { id: string }) {
+  const q = useHostEvents(id)
+  return (
+    <Card bodyClassName="p-2">
+      <EventTable query={q} />
+    </Card>
+  )
+}

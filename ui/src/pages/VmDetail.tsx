@@ -1,0 +1,156 @@
+import { useState } from 'react'
+import { Link, useParams } from 'react-router'
+import { AlertTriangle, ChevronRight, Monitor } from 'lucide-react'
+import { useTask, useVm, useVmEvents } from '../lib/api/hooks'
+import { Card, Field, PageHeader } from '../components/ui/Card'
+import { StateBadge } from '../components/ui/StateBadge'
+import { ErrorState, Spinner } from '../components/ui/Feedback'
+import { Tabs } from '../components/ui/Tabs'
+import { EventTable } from '../components/events/EventTable'
+import { VmActionBar } from '../components/vm/VmActionBar'
+import { TaskProgress } from '../components/tasks/TaskRow'
+import { formatDateTime, formatMiB, operationLabel, timeAgo } from '../lib/format'
+import type { Vm } from '../lib/api/types'
+
+type Tab = 'summary' | 'events'
+
+export default function VmDetail() {
+  const { id = '' } = useParams()
+  const vm = useVm(id)
+  const [tab, setTab] = useState<Tab>('summary')
+  if (vm.isPending) return <Spinner label="Loading VM…" />
+  if (vm.isError && !vm.data) return <ErrorState error={vm.error} onRetry={() => vm.refetch()} title="Could not load this VM" />
+  const v = vm.data!
+  return (
+    <>
+      <Breadcrumbs vm={v} />
+      <PageHeader
+        title={<span data-testid="vm-name">{v.name}</span>}
+        icon={<Monitor className="size-5" />}
+        subtitle={
+          <span className="font-mono text-xs" title="VM id">
+            {v.id}
+          </span>
+        }
+        actions={v.state !== 'deleted' && <VmActionBar vm={v} />}
+      >
+        <StateBadge state={v.state} className="ml-1" />
+      </PageHeader>
+      {v.state === 'deleted' && (
+        <div className="mb-4 rounded-lg border border-border bg-surface-2 px-4 py-2 text-sm text-muted">This VM was deleted. Its history stays available.</div>
+      )}
+      <Tabs<Tab>
+        tabs={[
+          { key: 'summary', label: 'Summary' },
+          { key: 'events', label: 'Events' },
+        ]}
+        value={tab}
+        onChange={setTab}
+        className="mb-4"
+      />
+      {tab === 'summary' ? <Summary vm={v} /> : <Events id={v.id} />}
+    </>
+  )
+}
+
+function Breadcrumbs({ vm }: { vm: Vm }) {
+  return (
+    <nav aria-label="Breadcrumb" className="mb-3 flex items-center gap-1 text-xs text-subtle">
+      <Link to="/vms" className="hover:text-fg">
+        Virtual Machines
+      </Link>
+      {vm.host_id && (
+        <>
+          <ChevronRight className="size-3" />
+          <Link to={`/hosts/${vm.host_id}`} className="hover:text-fg">
+            {vm.host_name ?? 'Host'}
+          </Link>
+        </>
+      )}
+      <ChevronRight className="size-3" />
+      <span className="text-muted">{vm.name}</span>
+    </nav>
+  )
+}
+
+function Summary({ vm }: { vm: Vm }) {
+  return (
+    <div className="grid gap-4 lg:grid-cols-3">
+      <Card title="General" className="lg:col-span-2">
+        {vm.error && (
+          <div role="alert" className="mb-3 flex items-start gap-2 rounded-md border border-bad/30 bg-bad/10 px-3 py-2 text-sm text-bad">
+            <AlertTriangle className="mt-0.5 size-4 shrink-0" />
+            {vm.error}
+          </div>
+        )}
+        <dl>
+          <Field label="State">
+            <StateBadge state={vm.state} />
+          </Field>
+          <Field label="Host">
+            {vm.host_id ? (
+              <Link to={`/hosts/${vm.host_id}`} className="text-accent hover:underline">
+                {vm.host_name ?? vm.host_id}
+              </Link>
+            ) : (
+              <span className="text-subtle">Not placed on a host</span>
+            )}
+          </Field>
+          <Field label="vCPUs">{vm.vcpus}</Field>
+          <Field label="Memory">
+            {formatMiB(vm.memory_mib)} <span className="text-subtle">({vm.memory_mib.toLocaleString()} MiB)</span>
+          </Field>
+          <Field label="Description">{vm.description || <span className="text-subtle">—</span>}</Field>
+          <Field label="Created">{formatDateTime(vm.created_at)}</Field>
+          <Field label="Last change">
+            {formatDateTime(vm.updated_at)} <span className="text-subtle">({timeAgo(vm.updated_at)})</span>
+          </Field>
+          <Field label="Stream position">
+            <span className="tabular-nums">{vm.seq}</span>
+          </Field>
+        </dl>
+      </Card>
+      <LastTask taskId={vm.task_id} />
+    </div>
+  )
+}
+
+function LastTask({ taskId }: { taskId: string | null }) {
+  const task = useTask(taskId)
+  return (
+    <Card title="Last task">
+      {!taskId ? (
+        <p className="text-sm text-muted">No task yet.</p>
+      ) : task.isPending ? (
+        <Spinner />
+      ) : task.isError ? (
+        <p className="text-sm text-bad">{task.error.message}</p>
+      ) : (
+        <div className="flex flex-col gap-3 text-sm">
+          <div className="flex items-center justify-between gap-2">
+            <Link to={`/tasks/${task.data.id}`} className="font-medium text-accent hover:underline">
+              {operationLabel(task.data.operation)}
+            </Link>
+            <StateBadge state={task.data.state} />
+          </div>
+          <TaskProgress task={task.data} />
+          {task.data.message && <p className="text-muted">{task.data.message}</p>}
+          {task.data.error && <p className="text-bad">{task.data.error}</p>}
+          <p className="text-xs text-subtle">
+            {task.data.actor ? `By ${task.data.actor} · ` : ''}
+            {timeAgo(task.data.created_at)}
+          </p>
+        </div>
+      )}
+    </Card>
+  )
+}
+
+function Events({ id }: { id: string }) {
+  const q = useVmEvents(id)
+  return (
+    <Card bodyClassName="p-2">
+      <EventTable query={q} />
+    </Card>
+  )
+}

@@ -1,0 +1,63 @@
+import { useState } from 'react'
+import { useSearchParams } from 'react-router'
+import { Monitor, Plus } from 'lucide-react'
+import { PageHeader } from '../components/ui/Card'
+import { Button } from '../components/ui/Button'
+import { VmBrowser, DEFAULT_FILTERS, type VmFilters } from '../components/vm/VmBrowser'
+import { NewVmDialog } from '../components/vm/NewVmDialog'
+import { useStats } from '../lib/api/hooks'
+
+export default function VmList() {
+  const [sp, setSp] = useSearchParams()
+  const [creating, setCreating] = useState(false)
+  const stats = useStats()
+  const filters: VmFilters = {
+    q: sp.get('q') ?? '',
+    state: sp.get('state') ?? '',
+    host_id: sp.get('host_id') ?? '',
+    sort: sp.get('sort') ?? DEFAULT_FILTERS.sort,
+  }
+  const setFilters = (f: VmFilters) => {
+    const next = new URLSearchParams()
+    if (f.q) next.set('q', f.q)
+    if (f.state) next.set('state', f.state)
+    if (f.host_id) next.set('host_id', f.host_id)
+    if (f.sort && f.sort !== DEFAULT_FILTERS.sort) next.set('sort', f.sort)
+    setSp(next, { replace: true })
+  }
+  const s = stats.data?.vms
+  return (
+    <>
+      <PageHeader
+        title="Virtual Machines"
+        icon={<Monitor className="size-5" />}
+        subtitle={
+          s ? (
+            <span>
+              {s.total.toLocaleString()} VMs · <span className="text-ok">{(s.by_state.running ?? 0).toLocaleString()} running</span> ·{' '}
+              {(s.by_state.stopped ?? 0).toLocaleString()} stopped
+              {s.by_state.error ? <span className="text-bad"> · {s.by_state.error.toLocaleString()} in error</span> : null}
+            </span>
+          ) : (
+            'Every VM managed by LimiQuantix'
+          )
+        }
+        actions={
+          <Button variant="primary" icon={<Plus className="size-4" />} onClick={() => setCreating(true)}>
+            New VM
+          </Button>
+        }
+      />
+      <VmBrowser
+        filters={filters}
+        onFilters={setFilters}
+        emptyHint={
+          <button className="text-accent hover:underline" onClick={() => setCreating(true)}>
+            Create the first VM
+          </button>
+        }
+      />
+      <NewVmDialog open={creating} onClose={() => setCreating(false)} />
+    </>
+  )
+}
