@@ -83,7 +83,7 @@ class AgentLink:
         body = report.body
         host_id = report.host_id
         meta = Meta(
-            actor=f"agent:{host_id}",
+            actor=self._agent_actor(host_id),
             occurred_at=utcnow(),
             correlation_id=report.task_id,
             causation_id=report.report_id,
@@ -117,6 +117,10 @@ class AgentLink:
             await self.handler.execute("vm", body.vm_id, vd.decider(command), meta)
         except DomainError as exc:
             log.warning("report from host %s about vm %s not applied: %s", host_id, body.vm_id, exc)
+
+    def _agent_actor(self, host_id: str) -> str:
+        host = self.repo.host(host_id)
+        return f"agent:{host.name if host else host_id}"
 
     async def _reconcile(self, host_id: str, inv: rp.Inventory, meta: Meta) -> None:
         seen = {d.vm_id: d for d in inv.domains}

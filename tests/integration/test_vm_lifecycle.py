@@ -162,3 +162,42 @@ async def test_vm_changed_behind_our_back_is_observed(make_stack: StackFactory) 
     history = (await stack.get(f"/api/v1/vms/{vm_id}/events"))["items"]
     observed = [e for e in history if e["type"] == "vm.state_observed"]
     assert observed and observed[-1]["actor"].startswith("agent:")
+
+
+async def test_report_about_a_vm_on_another_host_is_rejected(make_stack: StackFactory) -> None:
+    from events import reports as rp
+    from events.base import new_id, utcnow
+    from events.bus import Bus
+
+    stack = await make_stack(hosts=[(8, 8192), (8, 8192)])
+    accepted = await stack.command("POST", "/api/v1/vms", json=VM)
+    await stack.wait_task(accepted["task_id"])
+    vm_id = accepted["vm_id"]
+    vm = await stack.get(f"/api/v1/vms/{vm_id}")
+    intruder = next(a for a in stack.agents.values() if a.host_id != vm["host_id"])
+    assert intruder.host_id is not None
+    bus = await Bus.connect(stack.settings.nats_url, name="intruder")
+    try:
+        await bus.send_report(
+            rp.Report(
+                report_id=new_id(),
+                host_id=intruder.host_id,
+                sent_at=utcnow(),
+                body=rp.DomainChanged(vm_id=vm_id, state="stopped", reason="lies"),
+            )
+        )
+        # a genuine change afterwards proves the intruder's report was processed first
+        await next(a for a in stack.agents.values() if a.host_id == vm["host_id"]).hypervisor.stop(
+            vm_id, force=True
+        )
+        for _ in range(200):
+            history = (await stack.get(f"/api/v1/vms/{vm_id}/events"))["items"]
+            observed = [e for e in history if e["type"] == "vm.state_observed"]
+            if observed:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await bus.close()
+    assert len(observed) == 1
+    assert observed[0]["data"]["host_id"] == vm["host_id"]
+    assert observed[0]["data"]["reason"] != "lies"
