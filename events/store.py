@@ -1,22 +1,47 @@
 """The event store on JetStream: append with optimistic concurrency, read, replay, follow.
 
 This module and ``events.bus`` are the only ones that import nats-py; no nats type leaves
-them. One message on ``lq.evt.<kind>.<id>`` holds the envelopes of one decision, so a
-decision lands atomically.
+them (their private helpers ``events._replies``, ``events.streaming`` and
+``events.provision`` import it too, and are used only by them). One
+message on ``lq.evt.<kind>.<id>`` holds the envelopes of one decision, so a decision lands
+atomically.
 
-INTERFACE (stable; implementation in progress):
+Appends are raw requests on the store's own reply inbox with msgspec ack parsing: that is
+the fastest path the Python client offers, every reply (including a rejection) resolves
+its request, and every request has a deadline. nats-py's ``publish_async`` is never used
+for appends: it never resolves the future of a rejected publish.
+
+A conflict reply is not trusted blindly. A retried append whose first attempt was stored
+gets ``wrong last sequence`` on a single server, so on every conflict the store asks the
+stream leader for the first message on the subject after the expected version: that
+message won the race, and if it carries our ``Nats-Msg-Id`` the append succeeded earlier.
+The leader (``STREAM.MSG.GET``) is asked rather than direct get, because replicas serving
+direct get may lag behind the write that just conflicted.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import msgspec
+import nats.errors
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.js.client import JetStreamContext
 
-from events.codec import Envelope, StoredEvent
-from events.errors import ConcurrencyError
-from events.subjects import EVENTS_ALL
+from events import _wire as wire
+from events import streaming
+from events._replies import Replies, status_of
+from events.codec import Envelope, StoredEvent, decode_batch, encode
+from events.errors import ConcurrencyError, LqError, StoreUnavailable
+from events.subjects import EVENTS_ALL, event_subject
+
+log = logging.getLogger(__name__)
+
+_API = "$JS.API"
 
 
 class AppendResult(msgspec.Struct, frozen=True):
@@ -40,15 +65,52 @@ class EventBatch:
     events: list[StoredEvent]
     last_seq: int
 
+    def __init__(
+        self, events: list[StoredEvent], last_seq: int, ack: Callable[[], Awaitable[None]]
+    ) -> None:
+        self.events = events
+        self.last_seq = last_seq
+        self._ack = ack
+
     async def ack(self) -> None:
-        raise NotImplementedError
+        """Acknowledge every message of the batch (ack-all on its last message)."""
+        try:
+            await self._ack()
+        except nats.errors.Error as exc:
+            raise StoreUnavailable(f"ack of batch up to {self.last_seq} failed: {exc}") from exc
+
+
+def _ack_of(msg: Msg | None) -> wire.PubAck | None:
+    if msg is None or status_of(msg) is not None:
+        return None  # timeout, no responders (503) or another transport status
+    try:
+        return wire.PUB_ACK_DECODER.decode(msg.data)
+    except msgspec.DecodeError:
+        log.warning("undecodable publish ack: %r", msg.data[:200])
+        return None
+
+
+def _stored_events(seq: int, data: bytes) -> list[StoredEvent]:
+    return [StoredEvent(seq=seq, index=i, envelope=e) for i, e in enumerate(decode_batch(data))]
 
 
 class EventStore:
     """Created by ``events.bus.Bus``; use ``bus.store``."""
 
     def __init__(self, js: Any, nc: Any, stream: str) -> None:
-        raise NotImplementedError
+        self._js: JetStreamContext = js
+        self._nc: NATS = nc
+        self._stream = stream
+        self._replies = Replies(nc)
+        self.timeout = 5.0  # per request
+        self.retries = 6  # bounded retries of a temporarily unavailable append
+        self.window = 5000  # appends in flight per pipelined round
+        self.load_batch = 256  # messages per batched direct get
+
+    async def close(self) -> None:
+        await self._replies.close()
+
+    # -- writes -----------------------------------------------------------------------
 
     async def append(
         self,
@@ -61,32 +123,195 @@ class EventStore:
         (0 = the aggregate must not exist) and ``Nats-Msg-Id`` = first event id.
         Raises ``ConcurrencyError`` when the aggregate moved on; ``StoreUnavailable`` when
         NATS stays unavailable after bounded retries."""
-        raise NotImplementedError
+        subject, payload, headers = self._prepare(kind, aggregate_id, envelopes, expected_version)
+        return await self._append(subject, payload, headers, expected_version, None, tried=False)
 
     async def append_many(
         self, requests: Sequence[AppendRequest]
     ) -> list[AppendResult | ConcurrencyError]:
-        """Pipelined appends (concurrent, never ``publish_async`` futures); results in order."""
-        raise NotImplementedError
+        """Pipelined appends (concurrent, never ``publish_async`` futures); results in order.
 
-    async def load(self, kind: str, aggregate_id: str, after_seq: int = 0) -> list[StoredEvent]:
-        """One aggregate's history after ``after_seq`` (batched direct get)."""
-        raise NotImplementedError
+        Each slot is its own optimistic append: a conflict is returned in its slot and
+        does not stop the others. ``StoreUnavailable`` is raised for the whole call when a
+        slot stays unanswered; the call may then be repeated as is (already stored slots
+        come back as duplicates)."""
+        results: list[AppendResult | ConcurrencyError | None] = [None] * len(requests)
+        for start in range(0, len(requests), self.window):
+            chunk = requests[start : start + self.window]
+            prepared = [
+                self._prepare(r.kind, r.aggregate_id, r.envelopes, r.expected_version)
+                for r in chunk
+            ]
+            replies = await self._replies.send_all(prepared, self.timeout)
+            followups: list[tuple[int, Awaitable[AppendResult]]] = []
+            for i, reply in enumerate(replies):
+                ack = _ack_of(reply)
+                if ack is not None and ack.error is None:
+                    results[start + i] = AppendResult(ack.seq, ack.duplicate)
+                    continue
+                subject, payload, headers = prepared[i]
+                expected = chunk[i].expected_version
+                followups.append(
+                    (start + i, self._append(subject, payload, headers, expected, ack, tried=True))
+                )
+            if followups:
+                done = await asyncio.gather(*(f for _, f in followups), return_exceptions=True)
+                for (slot, _), res in zip(followups, done, strict=True):
+                    if isinstance(res, AppendResult | ConcurrencyError):
+                        results[slot] = res
+                    else:
+                        raise res
+        return [r for r in results if r is not None]
+
+    def _prepare(
+        self, kind: str, aggregate_id: str, envelopes: Sequence[Envelope], expected: int
+    ) -> tuple[str, bytes, dict[str, str]]:
+        if not envelopes:
+            raise ValueError("an append needs at least one envelope")
+        headers = {
+            wire.HDR_MSG_ID: envelopes[0].event_id,
+            wire.HDR_EXPECTED_LAST_SUBJECT_SEQ: str(expected),
+        }
+        return event_subject(kind, aggregate_id), encode(list(envelopes)), headers
+
+    async def _append(
+        self,
+        subject: str,
+        payload: bytes,
+        headers: dict[str, str],
+        expected: int,
+        ack: wire.PubAck | None,
+        *,
+        tried: bool,
+    ) -> AppendResult:
+        """Send (unless ``tried``: then ``ack`` is the first attempt's reply) and settle."""
+        msg_id = headers[wire.HDR_MSG_ID]
+        unsure = False  # may an earlier attempt of ours still be in flight or stored?
+        for attempt in range(self.retries + 1):
+            if not tried or attempt > 0:
+                reply = await self._replies.request(subject, payload, self.timeout, headers)
+                ack = _ack_of(reply)
+            outcome = wire.classify(ack)
+            if outcome is wire.Outcome.STORED:
+                assert ack is not None
+                return AppendResult(ack.seq, ack.duplicate)
+            if outcome is wire.Outcome.FAILED:
+                assert ack is not None and ack.error is not None
+                raise LqError(f"append to {subject} rejected: {ack.error.description}")
+            if outcome is wire.Outcome.CONFLICT:
+                assert ack is not None and ack.error is not None
+                won = await self._winner(subject, expected)
+                if won is not None and won[1] == msg_id:
+                    return AppendResult(won[0], duplicate=True)
+                if not (unsure and ack.error.err_code == wire.SUBJECT_IN_FLIGHT):
+                    raise ConcurrencyError(subject, expected, ack.error.description)
+            unsure = True
+            log.debug("append to %s: retry %d (%s)", subject, attempt + 1, ack)
+            await asyncio.sleep(wire.backoff(attempt))
+        raise StoreUnavailable(f"append to {subject}: no answer after {self.retries + 1} tries")
+
+    async def _winner(self, subject: str, expected: int) -> tuple[int, str | None] | None:
+        """Sequence and message id of the first message on ``subject`` after ``expected``
+        (the one that satisfied that expected version), asked of the stream leader."""
+        req = wire.encode_request({"seq": expected + 1, "next_by_subj": subject})
+        for attempt in range(self.retries + 1):
+            msg = await self._replies.request(
+                f"{_API}.STREAM.MSG.GET.{self._stream}", req, self.timeout
+            )
+            if msg is not None and status_of(msg) is None:
+                reply = wire.MSG_GET_DECODER.decode(msg.data)
+                if reply.message is not None:
+                    m = reply.message
+                    return m.seq, wire.raw_header(m.hdrs, wire.HDR_MSG_ID)
+                if reply.error is not None and reply.error.err_code == wire.NO_MESSAGE_FOUND:
+                    return None
+            await asyncio.sleep(wire.backoff(attempt))
+        raise StoreUnavailable(f"cannot read the last message of {subject}")
+
+    # -- point reads ------------------------------------------------------------------
+
+    async def load(
+        self, kind: str, aggregate_id: str, after_seq: int = 0, *, min_seq: int = 0
+    ) -> list[StoredEvent]:
+        """One aggregate's history after ``after_seq`` (batched direct get).
+
+        ``min_seq``: a version known to exist (e.g. from our own ack). Direct get may be
+        served by a replica that lags; the read is repeated briefly until it shows it."""
+        subject = event_subject(kind, aggregate_id)
+        for attempt in range(self.retries + 1):
+            out = await self._load_once(subject, after_seq)
+            if min_seq <= after_seq or (out and out[-1].seq >= min_seq):
+                return out
+            await asyncio.sleep(wire.backoff(attempt, base=0.01))
+        raise StoreUnavailable(f"{subject} did not reach version {min_seq}")
+
+    async def _load_once(self, subject: str, after_seq: int) -> list[StoredEvent]:
+        events: list[StoredEvent] = []
+        seq = after_seq + 1
+        direct = f"{_API}.DIRECT.GET.{self._stream}"
+        failures = 0
+        while True:
+            req = wire.encode_request(
+                {"next_by_subj": subject, "seq": seq, "batch": self.load_batch}
+            )
+            msgs = await self._replies.collect(direct, req, self.timeout)
+            status = status_of(msgs[-1]) if msgs else None
+            if msgs is None or status not in (wire.STATUS_END_OF_BATCH, wire.STATUS_NOT_FOUND):
+                failures += 1
+                if failures > self.retries:
+                    raise StoreUnavailable(f"direct get of {subject} failed ({status})")
+                await asyncio.sleep(wire.backoff(failures))
+                continue
+            last = 0
+            for m in msgs[:-1]:
+                last = int(m.headers[wire.HDR_SEQUENCE]) if m.headers else 0
+                events.extend(_stored_events(last, m.data))
+            if status == wire.STATUS_NOT_FOUND or last == 0:
+                return events
+            pending = msgs[-1].headers.get(wire.HDR_NUM_PENDING) if msgs[-1].headers else None
+            if not pending or int(pending) == 0:
+                return events
+            seq = last + 1
 
     async def last_version(self, kind: str, aggregate_id: str) -> int:
         """Stream sequence of the aggregate's last message, 0 if it has none."""
-        raise NotImplementedError
+        subject = event_subject(kind, aggregate_id)
+        for attempt in range(self.retries + 1):
+            msg = await self._replies.request(
+                f"{_API}.DIRECT.GET.{self._stream}.{subject}", b"", self.timeout
+            )
+            if msg is not None:
+                status = status_of(msg)
+                if status is None and msg.headers:
+                    return int(msg.headers[wire.HDR_SEQUENCE])
+                if status == wire.STATUS_NOT_FOUND:
+                    return 0
+            await asyncio.sleep(wire.backoff(attempt))
+        raise StoreUnavailable(f"last version of {subject}: no answer")
 
     async def last_seq(self) -> int:
         """The stream's last sequence (0 when empty)."""
-        raise NotImplementedError
+        try:
+            info = await self._js.stream_info(self._stream)
+        except nats.errors.Error as exc:
+            raise StoreUnavailable(f"stream info of {self._stream}: {exc!r}") from exc
+        return info.state.last_seq
+
+    # -- streams of events (events.streaming) -------------------------------------------
 
     def replay(
         self, from_seq: int = 1, until_seq: int | None = None, subject: str = EVENTS_ALL
     ) -> AsyncIterator[StoredEvent]:
         """Every event from ``from_seq`` up to ``until_seq`` (default: the stream's last
         sequence when called), in stream order, then stops."""
-        raise NotImplementedError
+        return streaming.replay(
+            self._js,
+            self._stream,
+            self.last_seq,
+            from_seq=from_seq,
+            until_seq=until_seq,
+            subject=subject,
+        )
 
     def follow(
         self,
@@ -96,7 +321,14 @@ class EventStore:
         linger: float = 0.005,
     ) -> AsyncIterator[list[StoredEvent]]:
         """Live tail (ordered consumer): batches of whole messages' events, forever."""
-        raise NotImplementedError
+        return streaming.follow(
+            self._js,
+            self._stream,
+            from_seq=from_seq,
+            subject=subject,
+            max_batch=max_batch,
+            linger=linger,
+        )
 
     def consume(
         self,
@@ -104,7 +336,21 @@ class EventStore:
         from_seq: int | None = None,
         subject: str = EVENTS_ALL,
         max_batch: int = 1000,
+        *,
+        ack_wait: float = 30.0,
+        fetch_timeout: float = 1.0,
     ) -> AsyncIterator[EventBatch]:
         """Durable consumer with ack-all: resumes where it left off, or when ``from_seq`` is
-        given, is recreated to start there. Unacked batches are redelivered."""
-        raise NotImplementedError
+        given, is recreated to start there. Unacked batches are redelivered (after
+        ``ack_wait`` seconds)."""
+        return streaming.consume(
+            self._js,
+            self._stream,
+            durable,
+            from_seq=from_seq,
+            subject=subject,
+            max_batch=max_batch,
+            ack_wait=ack_wait,
+            fetch_timeout=fetch_timeout,
+            make_batch=EventBatch,
+        )
