@@ -25,7 +25,7 @@ from typing import Any, NamedTuple, TypeVar
 import libvirt
 import msgspec
 
-from agent import domxml
+from agent import domxml, simhost
 from agent.errors import AgentError, DomainNotFound, PermanentError, TemporaryError
 from events.reports import DomainSeen
 from events.vm import VmState
@@ -271,6 +271,13 @@ class Hypervisor:
         """Every domain carrying LimiQuantix metadata, whatever its state."""
         return await self._call(self._list_managed)
 
+    async def managed_definitions(self) -> list[simhost.SavedDomain]:
+        """The persistent definition (LimiQuantix metadata included) and libvirt state
+        number of every persistent managed domain: what a simulated host keeps in its node
+        file. (LimiQuantix only defines persistent domains; a transient one would not
+        survive a restart of a real host either.)"""
+        return await self._call(self._managed_definitions)
+
     async def is_managed(self, vm_id: str) -> bool:
         """Whether ``vm_id`` is (or was, while this connection was open) a managed domain."""
         if _norm(vm_id) in self._managed:
@@ -407,6 +414,23 @@ class Hypervisor:
             self._managed.add(_norm(meta.vm_id))
             seen.append(DomainSeen(vm_id=meta.vm_id, name=meta.name, state=state))
         return seen
+
+    def _managed_definitions(self) -> list[simhost.SavedDomain]:
+        saved: list[simhost.SavedDomain] = []
+        for dom in self._ensure_connected().listAllDomains(
+            libvirt.VIR_CONNECT_LIST_DOMAINS_PERSISTENT
+        ):
+            if _metadata(dom) is None:
+                continue
+            try:
+                xml = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)  # the definition, not the run
+                state, _ = dom.state()
+            except libvirt.libvirtError as exc:
+                if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+                    continue  # vanished while we looked
+                raise
+            saved.append(simhost.SavedDomain(xml, state))
+        return saved
 
     def _lookup_managed(self, vm_id: str) -> bool:
         try:

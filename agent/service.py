@@ -13,6 +13,10 @@ has, whatever happened while no agent ran), and then runs three loops side by si
 - lifecycle: every libvirt lifecycle event of a managed domain → ``DomainChanged``, so a
   VM that crashed or was changed with virsh becomes an observed event, not a lie in the UI.
 - heartbeat: ``agent.heartbeat``.
+
+A simulated host (a ``test:///<node file>`` URI) has no disk of its own: after each
+executed order, each lifecycle event and on a clean shutdown its managed domains are saved
+into its node file (``agent.persist``), so the next agent run finds them as they were.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from agent.errors import AgentError, TemporaryError
 from agent.heartbeat import heartbeat_loop
 from agent.hypervisor import Hypervisor
 from agent.orders import OrderExecutor, OrderJournal, Outcome
+from agent.persist import NodeFileKeeper
 from events import subjects
 from events.base import new_id, utcnow
 from events.bus import Bus, Delivery
@@ -73,6 +78,7 @@ class Agent:
         self.ready = asyncio.Event()  # enrolled and inventory sent
         self._hypervisor = hypervisor
         self._owns_hypervisor = hypervisor is None
+        self._keeper: NodeFileKeeper | None = None  # only for a simulated host
 
     @property
     def hypervisor(self) -> Hypervisor:
@@ -87,6 +93,7 @@ class Agent:
         tasks: list[asyncio.Task[None]] = []
         try:
             hv = await self._open_hypervisor(stop)
+            self._keeper = NodeFileKeeper.for_hypervisor(hv) if hv else None
             bus = await self._connect_bus(stop) if hv else None
             host_id = await self._enrol(bus, hv, stop) if bus and hv else None
             if bus is None or hv is None or host_id is None:
@@ -110,6 +117,7 @@ class Agent:
                 task.result()  # a loop ended on its own: surface why
         finally:
             await cancel_and_wait(tasks)
+            await self._save_domains()  # a simulated host's last state, for the next run
             if bus is not None:
                 await bus.close()
             if self._owns_hypervisor and self._hypervisor is not None:
@@ -222,6 +230,7 @@ class Agent:
                 outcome = await executor.give_up(order, str(exc), True)
             finally:
                 keepalive.cancel()
+        await self._save_domains()  # before the report: what we announce is on disk
         await self._send_outcome(bus, host_id, order, outcome)
         await delivery.ack()
 
@@ -241,19 +250,29 @@ class Agent:
         )  # fmt: skip
 
     async def _lifecycle_loop(self, bus: Bus, hv: Hypervisor, host_id: str) -> None:
+        unsaved = False  # a managed domain changed since the last save
         while True:
             event = await hv.events.get()
             try:
                 managed = await hv.is_managed(event.vm_id)
             except AgentError:
                 managed = True  # cannot tell right now: let the controlplane judge
-            if not managed:
-                continue
-            body = DomainChanged(vm_id=event.vm_id, state=event.state, reason=event.reason)
-            await self._report_until_sent(bus, host_id, body)
-            log.info(
-                "host_id=%s vm_id=%s is %s (%s)", host_id, event.vm_id, event.state, event.reason
-            )
+            if managed:
+                unsaved = True
+                body = DomainChanged(vm_id=event.vm_id, state=event.state, reason=event.reason)
+                await self._report_until_sent(bus, host_id, body)
+                log.info(
+                    "host_id=%s vm_id=%s is %s (%s)",
+                    host_id, event.vm_id, event.state, event.reason,
+                )  # fmt: skip
+            if unsaved and hv.events.empty():  # a burst of events needs one save, at its end
+                await self._save_domains()
+                unsaved = False
+
+    async def _save_domains(self) -> None:
+        """Save a simulated host's domains into its node file; nothing for a real host."""
+        if self._keeper is not None:
+            await self._keeper.save()
 
     async def _report_until_sent(self, bus: Bus, host_id: str, body: AnyReport) -> None:
         """Reports that answer no order have nobody to redeliver them: retry until sent."""

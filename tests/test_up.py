@@ -1,7 +1,8 @@
 """``lq up`` as a user runs it: a real process tree, driven over HTTP, stopped by signal.
 
 It must print the dashboard URL once ready, serve the API, run simulated hosts, stop
-cleanly on SIGINT, and resume with the earlier state when run again.
+cleanly on SIGINT, and resume with the earlier state when run again: the events, the
+hosts, and the domains on those simulated hosts.
 """
 
 from __future__ import annotations
@@ -120,5 +121,16 @@ def test_up_runs_resumes_and_stops(tmp_path: Path) -> None:
         assert status == 200 and same["name"] == "web-1" and same["host_id"] == vm["host_id"]
         status, history = _call("GET", f"{again.base}/api/v1/vms/{vm['id']}/events")
         assert "vm.started" in [e["type"] for e in history["items"]]
+
+        # the simulated host kept its domain: still running there, and it obeys orders
+        # (a host that came back empty would fail them, and the VM would be in error)
+        running = _wait_state(again.base, vm["id"], "running")
+        assert running["host_id"] == vm["host_id"]
+        for action, state in (("stop", "stopped"), ("start", "running")):
+            status, accepted = _call("POST", f"{again.base}/api/v1/vms/{vm['id']}/actions/{action}")
+            assert status == 202, accepted
+            _wait_state(again.base, vm["id"], state, accepted["seq"])
+        status, history = _call("GET", f"{again.base}/api/v1/vms/{vm['id']}/events?limit=500")
+        assert "missing on its host" not in json.dumps(history)
     finally:
         assert again.stop() == 0

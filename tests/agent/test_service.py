@@ -8,12 +8,14 @@ hypervisor connection (a test-driver host exists only inside that connection).
 from __future__ import annotations
 
 import asyncio
+import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import TypeVar
 
 import pytest
 
+from agent import simhost
 from agent.hypervisor import Hypervisor
 from agent.service import Agent, cancel_and_wait
 from events import subjects
@@ -38,6 +40,7 @@ from tests.agent.conftest import HOST_CPUS, HOST_MEMORY_MIB, new_vm_id
 
 R = TypeVar("R", bound=AnyReport)
 WAIT_S = 10.0
+RUNNING, SHUTOFF = 1, 5  # libvirt's virDomainState numbers, as node files keep them
 
 
 class FakeControlplane:
@@ -299,3 +302,48 @@ async def test_cancellation_is_a_clean_shutdown(
     running.task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await running.task
+
+
+async def test_simulated_host_keeps_its_domains_across_agent_runs(
+    cp: FakeControlplane, settings: Settings, host_uri: str
+) -> None:
+    await cp.answer_enrolment()
+    node_file = simhost.node_file_of(host_uri)
+    assert node_file is not None
+    web, db = new_vm_id(), new_vm_id()
+    first = Running(Agent(settings, hypervisor_uri=host_uri))
+    await first.ready()
+    try:
+        for vm_id, name in ((web, "web"), (db, "db")):
+            o = await cp.order(
+                DefineVm(vm_id=vm_id, name=name, vcpus=1, memory_mib=128, start=True)
+            )
+            await cp.wait_for(OrderDone, lambda b, o=o: b.order_id == o.order_id)  # type: ignore[misc]
+            assert _saved_states(node_file)[vm_id] == RUNNING  # saved before the report
+
+        await first.agent.hypervisor.stop(db, force=True)  # behind the agent's back
+        await cp.wait_for(DomainChanged, lambda b: b.vm_id == db and b.reason == "destroyed")
+        for _ in range(int(WAIT_S / 0.05)):  # saved after the lifecycle event
+            if _saved_states(node_file)[db] == SHUTOFF:
+                break
+            await asyncio.sleep(0.05)
+        assert _saved_states(node_file) == {web: RUNNING, db: SHUTOFF}
+    finally:
+        await first.shutdown()
+
+    second = Running(Agent(settings, hypervisor_uri=host_uri))  # a fresh connection
+    await second.ready()
+    await second.shutdown()
+
+    last = cp.bodies(Inventory)[-1]
+    assert sorted(last.domains, key=lambda d: d.name) == [
+        DomainSeen(vm_id=db, name="db", state="stopped"),
+        DomainSeen(vm_id=web, name="web", state="running"),
+    ]
+
+
+def _saved_states(node_file: Path) -> dict[str, int]:
+    """vm_id -> libvirt state number of the domains saved in a node file."""
+    return {
+        ET.fromstring(d.xml).findtext("uuid", ""): d.state for d in simhost.saved_domains(node_file)
+    }
