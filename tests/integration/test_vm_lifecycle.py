@@ -201,3 +201,21 @@ async def test_report_about_a_vm_on_another_host_is_rejected(make_stack: StackFa
     assert len(observed) == 1
     assert observed[0]["data"]["host_id"] == vm["host_id"]
     assert observed[0]["data"]["reason"] != "lies"
+
+
+async def test_agent_restart_reconciles_a_lost_domain(make_stack: StackFactory) -> None:
+    stack = await make_stack(hosts=[(8, 8192)])
+    accepted = await stack.command("POST", "/api/v1/vms", json=VM)
+    await stack.wait_task(accepted["task_id"])
+    vm_id = accepted["vm_id"]
+    await stack.stop_host("sim-1")
+    await asyncio.wait_for(stack.tasks[-1], 10)
+    (stack.hosts_dir / "sim-1.xml").unlink()  # the host comes back without the domain
+    await stack.add_host("sim-1", 8, 8192)
+    for _ in range(200):
+        vm = await stack.get(f"/api/v1/vms/{vm_id}")
+        if vm["state"] == "error":
+            break
+        await asyncio.sleep(0.05)
+    assert vm["state"] == "error"
+    assert "missing" in (vm["error"] or "")
