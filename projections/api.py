@@ -1,0 +1,374 @@
+"""The read half of the HTTP API (docs/api.md "Queries" and "Live changes").
+
+``setup`` adds the GET routes and the ``/api/v1/changes`` WebSocket to the app the lead
+composes, and owns their resources through ``cleanup_ctx`` under typed ``AppKey``s: a
+psycopg connection pool whose connections resolve names in the read-model schema, and one
+LISTEN connection feeding a ``changes.Hub``. Every GET accepts ``?min_seq=N`` and waits
+(at most ``settings.read_wait_max_s``) until the read model has applied sequence N, which
+gives clients read-your-writes after a command's ``202``. Handlers raise
+``events.problems.Problem``; the app's middleware renders it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import msgspec
+import psycopg
+from aiohttp import WSMsgType, web
+from psycopg_pool import AsyncConnectionPool
+
+from events import problems
+from events.host import HostState
+from events.settings import Settings
+from events.task import TaskState
+from events.vm import VM_STATES
+from projections import changes, queries, schema
+from projections.queries import BadCursor, Sort
+
+log = logging.getLogger(__name__)
+
+Pool = AsyncConnectionPool[psycopg.AsyncConnection[Any]]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+SETTINGS = web.AppKey("projections.settings", Settings)
+POOL = web.AppKey("projections.pool", Pool)
+HUB = web.AppKey("projections.hub", changes.Hub)
+Sockets = set[web.WebSocketResponse]
+SOCKETS: web.AppKey[Sockets] = web.AppKey("projections.sockets")
+
+HOST_STATES: tuple[str, ...] = HostState.__args__  # type: ignore[attr-defined]
+TASK_STATES: tuple[str, ...] = TaskState.__args__  # type: ignore[attr-defined]
+CATCH_UP_MAX = 5000
+"""Events a reconnecting WebSocket client may catch up on before it is told to resync."""
+
+_encoder = msgspec.json.Encoder()
+
+
+def setup(app: web.Application, settings: Settings) -> None:
+    """Add the read routes, the change feed and their resources to ``app``."""
+    schema.validate(settings.db_schema)
+    app[SETTINGS] = settings
+    app[HUB] = changes.Hub()
+    app[SOCKETS] = set()
+    app.cleanup_ctx.append(_resources)
+    app.on_shutdown.append(_close_sockets)
+    r = app.router
+    base = "/api/v1"
+    r.add_get(f"{base}/vms", _read(_list_vms))
+    r.add_get(f"{base}/vms/{{id}}", _read(_item("vms", "vm")))
+    r.add_get(f"{base}/vms/{{id}}/events", _read(_entity_events("vms", "vm")))
+    r.add_get(f"{base}/hosts", _read(_list_hosts))
+    r.add_get(f"{base}/hosts/{{id}}", _read(_item("hosts", "host")))
+    r.add_get(f"{base}/hosts/{{id}}/events", _read(_entity_events("hosts", "host")))
+    r.add_get(f"{base}/tasks", _read(_list_tasks))
+    r.add_get(f"{base}/tasks/{{id}}", _read(_item("tasks", "task")))
+    r.add_get(f"{base}/tasks/{{id}}/events", _read(_entity_events("tasks", "task")))
+    r.add_get(f"{base}/events", _read(_list_events))
+    r.add_get(f"{base}/stats", _read(_stats))
+    r.add_get(f"{base}/search", _read(_search))
+    r.add_get(f"{base}/changes", _changes)
+
+
+async def readiness(app: web.Application) -> dict[str, Any]:
+    """``{"postgres": bool, "checkpoint": int}`` for the app's ``/ready``."""
+    try:
+        async with app[POOL].connection(timeout=2.0) as conn:
+            seq = await queries.checkpoint(conn)
+    except (psycopg.Error, TimeoutError) as exc:
+        log.debug("readiness: %s", exc)
+        return {"postgres": False, "checkpoint": app[HUB].seq}
+    app[HUB].advance(seq, None)
+    return {"postgres": True, "checkpoint": seq}
+
+
+async def _configure(conn: psycopg.AsyncConnection[Any], db_schema: str) -> None:
+    await conn.execute("SELECT set_config('TimeZone', 'UTC', false)")
+    await schema.use_schema(conn, db_schema)
+
+
+async def _resources(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+
+    async def configure(conn: psycopg.AsyncConnection[Any]) -> None:
+        await _configure(conn, settings.db_schema)
+
+    pool: Pool = AsyncConnectionPool(
+        settings.database_url,
+        open=False,
+        min_size=1,
+        max_size=10,
+        kwargs={"autocommit": True},
+        configure=configure,
+        name="projections-api",
+    )
+    await pool.open()
+    app[POOL] = pool
+    try:
+        async with pool.connection(timeout=10.0) as conn:
+            await schema.ensure(conn, settings.db_schema)
+    except (psycopg.Error, TimeoutError) as exc:  # served as 503 until PostgreSQL answers
+        log.warning("read model not ready at start-up: %s", exc)
+    listener = asyncio.create_task(
+        changes.listen(app[HUB], settings.database_url, settings.db_schema),
+        name="projections-listen",
+    )
+    try:
+        yield
+    finally:
+        listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listener
+        await pool.close()
+
+
+async def _close_sockets(app: web.Application) -> None:
+    sockets: Sockets = app[SOCKETS]
+    for ws in list(sockets):
+        await ws.close(code=1001, message=b"server shutdown")
+
+
+# -- parameters -----------------------------------------------------------------------
+
+
+def _int(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise problems.invalid_param(f"{name} must be an integer, not {raw!r}") from None
+    if not lo <= value <= hi:
+        raise problems.invalid_param(f"{name} must be between {lo} and {hi}")
+    return value
+
+
+def _limit(request: web.Request) -> int:
+    return _int(request, "limit", 50, 1, 500)
+
+
+def _states(request: web.Request, allowed: tuple[str, ...]) -> list[str]:
+    raw = request.query.get("state", "")
+    states = [s for s in raw.split(",") if s]
+    for s in states:
+        if s not in allowed:
+            raise problems.invalid_param(f"state must be one of {', '.join(allowed)}, not {s!r}")
+    return states
+
+
+def _sort(request: web.Request, sorts: dict[str, Sort], default: str) -> Sort:
+    raw = request.query.get("sort") or default
+    if raw not in sorts:
+        raise problems.invalid_param(f"sort must be one of {', '.join(sorts)}, not {raw!r}")
+    return sorts[raw]
+
+
+def _text(request: web.Request, name: str) -> str | None:
+    return request.query.get(name) or None
+
+
+# -- handlers -------------------------------------------------------------------------
+
+
+def _json(body: Any) -> web.Response:
+    return web.Response(body=_encoder.encode(body), content_type="application/json")
+
+
+Query = Callable[[web.Request, psycopg.AsyncConnection[Any]], Awaitable[Any]]
+
+
+def _read(query: Query) -> Handler:
+    """A GET handler: honour ``min_seq``, run ``query`` on a pooled connection, answer JSON."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        app = request.app
+        min_seq = _int(request, "min_seq", 0, 0, 2**63 - 1)
+        if min_seq:
+            await _wait(app, min_seq)
+        try:
+            async with app[POOL].connection(timeout=5.0) as conn:
+                return _json(await query(request, conn))
+        except BadCursor as exc:
+            raise problems.invalid_param(str(exc)) from None
+        except psycopg.errors.UndefinedTable:
+            raise problems.unavailable("the read model is not built yet") from None
+        except (psycopg.OperationalError, TimeoutError) as exc:
+            raise problems.unavailable(f"PostgreSQL: {exc}") from None
+
+    return handler
+
+
+async def _wait(app: web.Application, seq: int) -> None:
+    settings = app[SETTINGS]
+
+    async def poll() -> int:
+        async with app[POOL].connection(timeout=1.0) as conn:
+            return await queries.checkpoint(conn)
+
+    if not await app[HUB].wait(seq, settings.read_wait_max_s, poll):
+        raise problems.timeout(
+            f"the read model is at sequence {app[HUB].seq}, not yet {seq}"
+            f" (waited {settings.read_wait_max_s:g}s)"
+        )
+
+
+async def _list_vms(request: web.Request, conn: psycopg.AsyncConnection[Any]) -> Any:
+    return await queries.list_vms(
+        conn,
+        states=_states(request, VM_STATES),
+        host_id=_text(request, "host_id"),
+        q=_text(request, "q"),
+        sort=_sort(request, queries.VM_SORTS, "name"),
+        limit=_limit(request),
+        cursor=_text(request, "cursor"),
+    )
+
+
+async def _list_hosts(request: web.Request, conn: psycopg.AsyncConnection[Any]) -> Any:
+    return await queries.list_hosts(
+        conn,
+        states=_states(request, HOST_STATES),
+        q=_text(request, "q"),
+        sort=_sort(request, queries.HOST_SORTS, "name"),
+        limit=_limit(request),
+        cursor=_text(request, "cursor"),
+    )
+
+
+async def _list_tasks(request: web.Request, conn: psycopg.AsyncConnection[Any]) -> Any:
+    return await queries.list_tasks(
+        conn,
+        states=_states(request, TASK_STATES),
+        target_id=_text(request, "target_id"),
+        limit=_limit(request),
+        cursor=_text(request, "cursor"),
+    )
+
+
+def _item(table: str, kind: str) -> Query:
+    async def query(request: web.Request, conn: psycopg.AsyncConnection[Any]) -> Any:
+        ident = request.match_info["id"]
+        row = await queries.get(conn, table, ident)
+        if row is None:
+            raise problems.not_found(kind, ident)
+        return row
+
+    return query
+
+
+def _entity_events(table: str, kind: str) -> Query:
+    async def query(request: web.Request, conn: psycopg.AsyncConnection[Any]) -> Any:
+        ident = request.match_info["id"]
+        if await queries.get(conn, table, ident) is None:
+            raise problems.not_found(kind, ident)
+        if kind == "task":
+            return await queries.list_events(
+                conn,
+                correlation_id=ident,
+                limit=_limit(request),
+                cursor=_text(request, "cursor"),
+            )
+        return await queries.list_events(
+            conn,
+            kind=kind,
+            aggregate_id=ident,
+            limit=_limit(request),
+            cursor=_text(request, "cursor"),
+        )
+
+    return query
+
+
+async def _list_events(request: web.Request, conn: psycopg.AsyncConnection[Any]) -> Any:
+    return await queries.list_events(
+        conn,
+        kind=_text(request, "kind"),
+        aggregate_id=_text(request, "aggregate_id"),
+        after_seq=_int(request, "after_seq", 0, 0, 2**63 - 1),
+        limit=_limit(request),
+        cursor=_text(request, "cursor"),
+    )
+
+
+async def _stats(request: web.Request, conn: psycopg.AsyncConnection[Any]) -> Any:
+    return await queries.stats(conn)
+
+
+async def _search(request: web.Request, conn: psycopg.AsyncConnection[Any]) -> Any:
+    q = _text(request, "q")
+    if q is None:
+        raise problems.invalid_param("q is required")
+    items = await queries.search(conn, q, _int(request, "limit", 20, 1, 100))
+    return {"items": items, "next_cursor": None, "total": len(items)}
+
+
+# -- live changes ---------------------------------------------------------------------
+
+
+async def _changes(request: web.Request) -> web.StreamResponse:
+    app = request.app
+    since = _int(request, "since", -1, 0, 2**63 - 1) if request.query.get("since") else None
+    ws = web.WebSocketResponse(heartbeat=30.0)
+    await ws.prepare(request)
+    hub = app[HUB]
+    queue = hub.subscribe()
+    app[SOCKETS].add(ws)
+    pump: asyncio.Task[None] | None = None
+    try:
+        await _refresh(app)  # the listener may not have started (or may be reconnecting)
+        seq = hub.seq
+        await ws.send_str(_hello(seq))
+        if since is not None and since < seq:
+            await ws.send_str(await _catch_up(app, since, seq))
+        pump = asyncio.create_task(_pump(ws, queue, seq))
+        async for msg in ws:  # clients send nothing; this notices when they go away
+            if msg.type == WSMsgType.ERROR:
+                break
+    finally:
+        hub.unsubscribe(queue)
+        app[SOCKETS].discard(ws)
+        if pump is not None:
+            pump.cancel()
+            # a send to a client that just went away fails; nothing is left to tell it
+            with contextlib.suppress(asyncio.CancelledError, ConnectionError, RuntimeError):
+                await pump
+    return ws
+
+
+async def _refresh(app: web.Application) -> None:
+    try:
+        async with app[POOL].connection(timeout=2.0) as conn:
+            app[HUB].advance(await queries.checkpoint(conn), None)
+    except (psycopg.Error, TimeoutError) as exc:
+        log.debug("checkpoint refresh failed: %s", exc)
+
+
+def _hello(seq: int) -> str:
+    return _encoder.encode({"type": "hello", "seq": seq}).decode()
+
+
+async def _catch_up(app: web.Application, since: int, seq: int) -> str:
+    try:
+        async with app[POOL].connection(timeout=5.0) as conn:
+            rows = await queries.changes_between(conn, since, seq, CATCH_UP_MAX)
+    except (psycopg.Error, TimeoutError) as exc:
+        log.warning("change catch-up failed: %s", exc)
+        rows = None
+    if rows is None:
+        return _encoder.encode({"type": "resync", "seq": seq}).decode()
+    return _encoder.encode({"type": "changes", "seq": seq, "changes": rows}).decode()
+
+
+async def _pump(ws: web.WebSocketResponse, queue: asyncio.Queue[changes.Message], seq: int) -> None:
+    """Forward hub messages newer than what the client already has."""
+    while not ws.closed:
+        msg = await queue.get()
+        if msg["type"] == "changes" and msg["seq"] <= seq:
+            continue
+        seq = max(seq, msg["seq"])
+        await ws.send_str(_encoder.encode(msg).decode())

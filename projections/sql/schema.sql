@@ -1,0 +1,118 @@
+-- LimiQuantix read model, one schema per build (``lq`` live, ``lq_rebuild_*`` while rebuilding).
+-- {schema} is replaced by a validated identifier; {trgm} by the pg_trgm index block or nothing.
+-- Changing any table here means bumping projections.schema.VERSION: the projector then
+-- rebuilds the read model from sequence 1 beside the old one and switches.
+
+CREATE SCHEMA IF NOT EXISTS {schema};
+
+CREATE TABLE IF NOT EXISTS {schema}.meta (
+    key   text PRIMARY KEY,
+    value text NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS {schema}.checkpoint (
+    name text PRIMARY KEY,
+    seq  bigint NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS {schema}.vms (
+    id          text PRIMARY KEY,
+    name        text NOT NULL,
+    state       text NOT NULL,
+    host_id     text,
+    host_name   text,
+    vcpus       integer NOT NULL,
+    memory_mib  bigint NOT NULL,
+    description text NOT NULL DEFAULT '',
+    start       boolean NOT NULL DEFAULT false,
+    error       text,
+    task_id     text,
+    created_at  timestamptz NOT NULL,
+    updated_at  timestamptz NOT NULL,
+    seq         bigint NOT NULL
+);
+-- /vms lists hide deleted VMs: partial indexes serve every default sort without a filter.
+CREATE INDEX IF NOT EXISTS vms_name_idx ON {schema}.vms (name, id) WHERE state <> 'deleted';
+CREATE INDEX IF NOT EXISTS vms_created_idx ON {schema}.vms (created_at, id) WHERE state <> 'deleted';
+CREATE INDEX IF NOT EXISTS vms_updated_idx ON {schema}.vms (updated_at, id) WHERE state <> 'deleted';
+CREATE INDEX IF NOT EXISTS vms_state_name_idx ON {schema}.vms (state, name, id);
+CREATE INDEX IF NOT EXISTS vms_host_name_idx ON {schema}.vms (host_id, name, id);
+
+CREATE TABLE IF NOT EXISTS {schema}.hosts (
+    id                   text PRIMARY KEY,
+    name                 text NOT NULL,
+    state                text NOT NULL,
+    uri                  text NOT NULL,
+    cpus                 integer NOT NULL,
+    memory_mib           bigint NOT NULL,
+    cpu_overcommit       double precision NOT NULL,
+    memory_overcommit    double precision NOT NULL,
+    allocated_vcpus      integer NOT NULL DEFAULT 0,
+    allocated_memory_mib bigint NOT NULL DEFAULT 0,
+    vm_count             integer NOT NULL DEFAULT 0,
+    labels               jsonb NOT NULL DEFAULT '{}',
+    reason               text NOT NULL DEFAULT '',
+    created_at           timestamptz NOT NULL,
+    updated_at           timestamptz NOT NULL,
+    seq                  bigint NOT NULL
+);
+CREATE INDEX IF NOT EXISTS hosts_name_idx ON {schema}.hosts (name, id);
+CREATE INDEX IF NOT EXISTS hosts_state_name_idx ON {schema}.hosts (state, name, id);
+
+-- One row per VM holding capacity on a host: release is exact and idempotent.
+CREATE TABLE IF NOT EXISTS {schema}.reservations (
+    host_id    text NOT NULL,
+    vm_id      text NOT NULL,
+    vcpus      integer NOT NULL,
+    memory_mib bigint NOT NULL,
+    seq        bigint NOT NULL,
+    PRIMARY KEY (host_id, vm_id)
+);
+
+CREATE TABLE IF NOT EXISTS {schema}.tasks (
+    id          text PRIMARY KEY,
+    operation   text NOT NULL,
+    target_kind text NOT NULL,
+    target_id   text NOT NULL,
+    target_name text,
+    description text NOT NULL DEFAULT '',
+    state       text NOT NULL,
+    progress    integer NOT NULL DEFAULT 0,
+    message     text NOT NULL DEFAULT '',
+    error       text,
+    actor       text NOT NULL,
+    host_id     text,
+    created_at  timestamptz NOT NULL,
+    started_at  timestamptz,
+    finished_at timestamptz,
+    updated_at  timestamptz NOT NULL,
+    seq         bigint NOT NULL
+);
+CREATE INDEX IF NOT EXISTS tasks_created_idx ON {schema}.tasks (created_at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS tasks_state_idx ON {schema}.tasks (state, created_at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS tasks_target_idx ON {schema}.tasks (target_id, created_at DESC, id DESC);
+
+-- The audit log: every event of the stream, known type or not.
+CREATE TABLE IF NOT EXISTS {schema}.events (
+    seq            bigint NOT NULL,
+    index          integer NOT NULL,
+    event_id       text NOT NULL,
+    type           text NOT NULL,
+    schema_version integer NOT NULL,
+    aggregate_kind text NOT NULL,
+    aggregate_id   text NOT NULL,
+    occurred_at    timestamptz NOT NULL,
+    actor          text NOT NULL,
+    correlation_id text,
+    causation_id   text,
+    traceparent    text,
+    data           jsonb NOT NULL,
+    PRIMARY KEY (seq, index)
+);
+CREATE INDEX IF NOT EXISTS events_aggregate_idx
+    ON {schema}.events (aggregate_kind, aggregate_id, seq, index);
+CREATE INDEX IF NOT EXISTS events_kind_idx ON {schema}.events (aggregate_kind, seq, index);
+CREATE INDEX IF NOT EXISTS events_correlation_idx
+    ON {schema}.events (correlation_id, seq, index) WHERE correlation_id IS NOT NULL;
+
+{trgm}

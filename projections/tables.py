@@ -1,0 +1,236 @@
+"""The working set of one batch and the SQL that loads and stores it.
+
+A batch is folded in memory: the rows its events touch are loaded once, every event is
+applied in stream order to those Python rows (the ``vms``, ``hosts`` and ``tasks``
+modules hold the fold rules), and the final rows are written back once. That keeps stream
+order exact across event types while the database sees a handful of statements per batch
+instead of one per event. Column lists here must match ``sql/schema.sql``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import msgspec
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from events.codec import StoredEvent
+from projections.schema import Conn
+
+Row = dict[str, Any]
+
+VM_COLUMNS = (
+    "id",
+    "name",
+    "state",
+    "host_id",
+    "host_name",
+    "vcpus",
+    "memory_mib",
+    "description",
+    "start",
+    "error",
+    "task_id",
+    "created_at",
+    "updated_at",
+    "seq",
+)
+HOST_COLUMNS = (
+    "id",
+    "name",
+    "state",
+    "uri",
+    "cpus",
+    "memory_mib",
+    "cpu_overcommit",
+    "memory_overcommit",
+    "allocated_vcpus",
+    "allocated_memory_mib",
+    "vm_count",
+    "labels",
+    "reason",
+    "created_at",
+    "updated_at",
+    "seq",
+)
+TASK_COLUMNS = (
+    "id",
+    "operation",
+    "target_kind",
+    "target_id",
+    "target_name",
+    "description",
+    "state",
+    "progress",
+    "message",
+    "error",
+    "actor",
+    "host_id",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "updated_at",
+    "seq",
+)
+RESERVATION_COLUMNS = ("host_id", "vm_id", "vcpus", "memory_mib", "seq")
+EVENT_COLUMNS = (
+    "seq",
+    "index",
+    "event_id",
+    "type",
+    "schema_version",
+    "aggregate_kind",
+    "aggregate_id",
+    "occurred_at",
+    "actor",
+    "correlation_id",
+    "causation_id",
+    "traceparent",
+    "data",
+)
+_JSONB = frozenset({"labels", "data"})
+
+
+class Change(msgspec.Struct, frozen=True):
+    """One read-model row that a batch changed, as announced to live clients."""
+
+    kind: str
+    id: str
+    seq: int
+
+
+class Batch:
+    """Rows loaded for one batch, folded in memory, then written back."""
+
+    def __init__(self) -> None:
+        self.vms: dict[str, Row] = {}
+        self.hosts: dict[str, Row] = {}
+        self.tasks: dict[str, Row] = {}
+        # (host_id, vm_id) -> reservation row, or None once released
+        self.reservations: dict[tuple[str, str], Row | None] = {}
+        self.dirty: dict[str, set[str]] = {"vm": set(), "host": set(), "task": set()}
+        self.dirty_reservations: set[tuple[str, str]] = set()
+        self.renamed_hosts: dict[str, str] = {}
+        self._changes: dict[tuple[str, str], int] = {}
+
+    def touch(self, kind: str, key: str, row: Row, se: StoredEvent) -> None:
+        """Record that ``row`` took ``se`` into account (its seq and timestamp move on)."""
+        row["seq"] = se.seq
+        row["updated_at"] = se.envelope.occurred_at
+        self.dirty[kind].add(key)
+        self._changes[(kind, key)] = se.seq
+
+    def changes(self) -> list[Change]:
+        return [Change(kind, key, seq) for (kind, key), seq in self._changes.items()]
+
+
+async def load(conn: Conn, table: str, ids: Iterable[str]) -> dict[str, Row]:
+    """Rows of ``table`` by primary key ``id``."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(f"SELECT * FROM {table} WHERE id = ANY(%s)", [wanted])
+        return {row["id"]: row for row in await cur.fetchall()}
+
+
+async def load_reservations(
+    conn: Conn, pairs: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], Row | None]:
+    wanted = sorted(set(pairs))
+    if not wanted:
+        return {}
+    out: dict[tuple[str, str], Row | None] = dict.fromkeys(wanted)
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            "SELECT r.* FROM reservations r JOIN unnest(%s::text[], %s::text[]) AS k(h, v)"
+            " ON r.host_id = k.h AND r.vm_id = k.v",
+            [[h for h, _ in wanted], [v for _, v in wanted]],
+        )
+        for row in await cur.fetchall():
+            out[(row["host_id"], row["vm_id"])] = row
+    return out
+
+
+def _values(columns: tuple[str, ...], row: Row) -> list[Any]:
+    return [Jsonb(row[c]) if c in _JSONB else row[c] for c in columns]
+
+
+async def upsert(
+    conn: Conn, table: str, columns: tuple[str, ...], key: tuple[str, ...], rows: list[Row]
+) -> None:
+    """Write whole rows, replacing any with the same key (one pipelined executemany)."""
+    if not rows:
+        return
+    cols = ", ".join(columns)
+    marks = ", ".join(["%s"] * len(columns))
+    sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c not in key)
+    stmt = (
+        f"INSERT INTO {table} ({cols}) VALUES ({marks})"
+        f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET {sets}"
+    )
+    async with conn.cursor() as cur:
+        await cur.executemany(stmt, [_values(columns, r) for r in rows])
+
+
+async def store(conn: Conn, batch: Batch) -> None:
+    """Write every row the batch changed."""
+    await upsert(conn, "vms", VM_COLUMNS, ("id",), [batch.vms[k] for k in batch.dirty["vm"]])
+    if batch.renamed_hosts:
+        async with conn.cursor() as cur:
+            await cur.executemany(
+                "UPDATE vms SET host_name = %(name)s WHERE host_id = %(id)s"
+                " AND host_name IS DISTINCT FROM %(name)s",
+                [{"id": k, "name": v} for k, v in batch.renamed_hosts.items()],
+            )
+    await upsert(
+        conn, "hosts", HOST_COLUMNS, ("id",), [batch.hosts[k] for k in batch.dirty["host"]]
+    )
+    await upsert(
+        conn, "tasks", TASK_COLUMNS, ("id",), [batch.tasks[k] for k in batch.dirty["task"]]
+    )
+    kept: list[Row] = []
+    gone: list[tuple[str, str]] = []
+    for pair in batch.dirty_reservations:
+        row = batch.reservations[pair]
+        if row is None:
+            gone.append(pair)
+        else:
+            kept.append(row)
+    await upsert(conn, "reservations", RESERVATION_COLUMNS, ("host_id", "vm_id"), kept)
+    if gone:
+        await conn.execute(
+            "DELETE FROM reservations r USING unnest(%s::text[], %s::text[]) AS k(h, v)"
+            " WHERE r.host_id = k.h AND r.vm_id = k.v",
+            [[h for h, _ in gone], [v for _, v in gone]],
+        )
+
+
+async def append_audit(conn: Conn, events: list[StoredEvent]) -> None:
+    """COPY every event of the batch into the ``events`` audit log."""
+    enc = msgspec.json.Encoder()
+    async with (
+        conn.cursor() as cur,
+        cur.copy(f"COPY events ({', '.join(EVENT_COLUMNS)}) FROM STDIN") as copy,
+    ):
+        for se in events:
+            env = se.envelope
+            await copy.write_row(
+                (
+                    se.seq,
+                    se.index,
+                    env.event_id,
+                    env.type,
+                    env.schema_version,
+                    env.aggregate_kind,
+                    env.aggregate_id,
+                    env.occurred_at,
+                    env.actor,
+                    env.correlation_id,
+                    env.causation_id,
+                    env.traceparent,
+                    enc.encode(env.event).decode(),
+                )
+            )
