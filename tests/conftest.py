@@ -6,6 +6,7 @@ session-wide private PostgreSQL, so tests never see each other's state.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import uuid
@@ -64,3 +65,13 @@ def pg_url(pg_server: Postgres) -> Iterator[str]:
     yield with_dbname(pg_server.url, name)
     with psycopg.connect(pg_server.url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Long soak, scale and fault runs (marker ``slow``) only run with ``LQ_SLOW=1``."""
+    if os.environ.get("LQ_SLOW") == "1":
+        return
+    skip = pytest.mark.skip(reason="slow: set LQ_SLOW=1 to run")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
