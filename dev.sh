@@ -95,7 +95,7 @@ cmd_test() {
     ui_build
     log "ruff"
     "$VENV/bin/ruff" check .
-    "$VENV/bin/ruff" format --check . >/dev/null
+    "$VENV/bin/ruff" format --check .
     log "mypy (strict)"
     "$VENV/bin/mypy"
     log "import contracts"

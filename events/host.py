@@ -56,6 +56,10 @@ class HostCapacityReleased(Event, frozen=True, kw_only=True, tag="host.capacity_
 
 
 HOST_EVENTS = (
-    HostEnrolled | HostFactsUpdated | HostConnected | HostDisconnected | HostCapacityReserved
+    HostEnrolled
+    | HostFactsUpdated
+    | HostConnected
+    | HostDisconnected
+    | HostCapacityReserved
     | HostCapacityReleased
 )

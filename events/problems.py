@@ -12,15 +12,14 @@ PROBLEM_BASE = "urn:limiquantix:problem:"
 
 
 class Problem(Exception):
-    def __init__(
-        self, status: int, slug: str, title: str, detail: str = "", **extra: Any
-    ) -> None:
+    def __init__(self, status: int, slug: str, title: str, detail: str = "", **extra: Any) -> None:
         super().__init__(f"{status} {slug}: {detail or title}")
         self.status = status
         self.slug = slug
         self.title = title
         self.detail = detail
         self.extra = extra
+        self.headers: dict[str, str] = {}
 
     @property
     def type(self) -> str:
@@ -49,8 +48,9 @@ def invalid_param(detail: str) -> Problem:
 
 
 def not_found(kind: str, ident: str) -> Problem:
-    return Problem(404, "not-found", f"No such {kind}", f"{kind} {ident} does not exist",
-                   kind=kind, id=ident)
+    return Problem(
+        404, "not-found", f"No such {kind}", f"{kind} {ident} does not exist", kind=kind, id=ident
+    )
 
 
 def conflict(detail: str, slug: str = "invalid-state") -> Problem:
@@ -58,8 +58,7 @@ def conflict(detail: str, slug: str = "invalid-state") -> Problem:
 
 
 def busy(detail: str) -> Problem:
-    return Problem(409, "concurrent-modification",
-                   "The resource kept changing; try again", detail)
+    return Problem(409, "concurrent-modification", "The resource kept changing; try again", detail)
 
 
 def unavailable(detail: str) -> Problem:
@@ -68,3 +67,26 @@ def unavailable(detail: str) -> Problem:
 
 def timeout(detail: str) -> Problem:
     return Problem(504, "read-timeout", "The read model did not catch up in time", detail)
+
+
+def unauthorized(detail: str) -> Problem:
+    p = Problem(401, "unauthorized", "Authentication required", detail)
+    p.headers["WWW-Authenticate"] = 'Bearer realm="limiquantix"'
+    return p
+
+
+def forbidden(permission: str) -> Problem:
+    return Problem(
+        403,
+        "forbidden",
+        "Permission denied",
+        f"this needs the permission {permission}",
+        permission=permission,
+    )
+
+
+def too_many_attempts(detail: str, retry_after: float) -> Problem:
+    seconds = max(1, int(retry_after + 0.999))
+    p = Problem(429, "too-many-attempts", "Too many failed attempts", detail, retry_after=seconds)
+    p.headers["Retry-After"] = str(seconds)
+    return p

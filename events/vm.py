@@ -11,7 +11,14 @@ from typing import Literal
 from events.base import Event
 
 VmState = Literal[
-    "pending", "stopped", "starting", "running", "stopping", "paused", "migrating", "error",
+    "pending",
+    "stopped",
+    "starting",
+    "running",
+    "stopping",
+    "paused",
+    "migrating",
+    "error",
     "deleted",
 ]
 VM_STATES: tuple[str, ...] = VmState.__args__  # type: ignore[attr-defined]
@@ -102,7 +109,16 @@ class VmStateObserved(Event, frozen=True, kw_only=True, tag="vm.state_observed")
 
 
 VM_EVENTS = (
-    VmCreated | VmPlaced | VmPlacementFailed | VmDefined | VmStartRequested | VmStarted
-    | VmStopRequested | VmStopped | VmDeleteRequested | VmDeleted | VmOperationFailed
+    VmCreated
+    | VmPlaced
+    | VmPlacementFailed
+    | VmDefined
+    | VmStartRequested
+    | VmStarted
+    | VmStopRequested
+    | VmStopped
+    | VmDeleteRequested
+    | VmDeleted
+    | VmOperationFailed
     | VmStateObserved
 )
