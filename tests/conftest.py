@@ -68,7 +68,9 @@ def pg_url(pg_server: Postgres) -> Iterator[str]:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Long soak, scale and fault runs (marker ``slow``) only run with ``LQ_SLOW=1``."""
+    """Browser tests run last (Playwright's sync API owns the thread's event loop while it
+    runs); long soak, scale and fault runs (marker ``slow``) only run with ``LQ_SLOW=1``."""
+    items.sort(key=lambda item: "e2e" in item.keywords)
     if os.environ.get("LQ_SLOW") == "1":
         return
     skip = pytest.mark.skip(reason="slow: set LQ_SLOW=1 to run")

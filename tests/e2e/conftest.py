@@ -173,8 +173,10 @@ def _wait_hosts(s: Stack, n: int, timeout: float = 30.0) -> None:
     raise AssertionError(f"fewer than {n} hosts connected after {timeout:.0f} s")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(stack: Stack) -> Iterator[Any]:
+    # Module scope on purpose: Playwright's sync API keeps an event loop running in this
+    # thread while it is active, which would break every asyncio test collected after it.
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
