@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # LimiQuantix developer entry point: `./dev.sh up` runs the whole system, `./dev.sh test`
-# runs every check. Both first install what is missing: system packages through apt (when
-# run as root), the Python virtualenv in .venv, and the dashboard build in ui/dist.
+# runs every check, `./dev.sh wheel` builds dist/limiquantix-*.whl with the dashboard. Each
+# first installs what is missing: system packages through apt (when run as root), the
+# Python virtualenv in .venv, and the dashboard build in ui/dist.
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$(pwd)
@@ -108,8 +109,23 @@ cmd_test() {
     "$VENV/bin/python" -m pytest -p no:cacheprovider "$@"
 }
 
+cmd_wheel() {
+    # A wheel that carries the built dashboard (lq/static), for `pip install` users.
+    python_deps
+    ui_build
+    log "building the wheel into dist/ (with the dashboard in lq/static)"
+    rm -rf lq/static build
+    cp -r ui/dist lq/static
+    # lq/static is removed again afterwards: from a checkout, the server would prefer it
+    # to a newer ui/dist.
+    trap 'rm -rf lq/static build' EXIT
+    "$VENV/bin/pip" wheel -q --no-deps -w dist .
+    ls dist/*.whl
+}
+
 case "${1:-}" in
     up) shift; cmd_up "$@" ;;
     test) shift; cmd_test "$@" ;;
-    *) echo "usage: ./dev.sh up [--data-dir DIR] [--port PORT] [--hosts N] | ./dev.sh test [pytest args]" >&2; exit 2 ;;
+    wheel) shift; cmd_wheel "$@" ;;
+    *) echo "usage: ./dev.sh up [--data-dir DIR] [--port PORT] [--hosts N] | ./dev.sh test [pytest args] | ./dev.sh wheel" >&2; exit 2 ;;
 esac

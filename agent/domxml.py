@@ -21,6 +21,9 @@ LQ_NS = "urn:limiquantix:vm:1"
 LQ_PREFIX = "lq"
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 _NAME_MAX = 48
+# control characters (XML 1.0 cannot carry most; CR/LF/TAB would not survive a round
+# trip), surrogates and U+FFFE/U+FFFF: never part of a VM name
+_NOT_XML = re.compile("[^\x20-\x7e\x80-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 ET.register_namespace(LQ_PREFIX, LQ_NS)
 
@@ -75,6 +78,10 @@ def best_domain_type(capabilities_xml: str) -> str:
 def validate(spec: VmSpec) -> None:
     """Reject specs no hypervisor could take (raises ``ValueError``)."""
     uuid.UUID(spec.vm_id)  # raises ValueError when it is not a UUID
+    if bad := _NOT_XML.search(spec.name):
+        # ElementTree would write it unescaped: XML no parser (libvirt's) accepts
+        # (found by tests/faults/test_hostile_decoding.py)
+        raise ValueError(f"name holds a control character: {bad.group()!r}")
     if spec.vcpus < 1:
         raise ValueError(f"vcpus must be at least 1, got {spec.vcpus}")
     if spec.memory_mib < 1:

@@ -16,17 +16,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple, TypeVar
+from urllib.parse import urlsplit
 
 import libvirt
 import msgspec
 
-from agent import domxml, simhost
+from agent import domxml, simhost, stats
 from agent.errors import AgentError, DomainNotFound, PermanentError, TemporaryError
+from events import tracing
+from events.metrics import PoolSample
 from events.reports import DomainSeen
 from events.vm import VmState
 
@@ -278,6 +283,11 @@ class Hypervisor:
         survive a restart of a real host either.)"""
         return await self._call(self._managed_definitions)
 
+    async def counters(self) -> stats.HostCounters:
+        """One reading of the host's and every running managed domain's counters
+        (``agent.stats`` turns two readings into a metrics sample)."""
+        return await self._call(self._counters)
+
     async def is_managed(self, vm_id: str) -> bool:
         """Whether ``vm_id`` is (or was, while this connection was open) a managed domain."""
         if _norm(vm_id) in self._managed:
@@ -289,7 +299,8 @@ class Hypervisor:
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
         if self._closed:
             raise TemporaryError(f"hypervisor connection to {self.uri} is closed")
-        return await self._loop.run_in_executor(self._pool, _guarded, self, fn, args)
+        with tracing.span(f"libvirt {fn.__name__.lstrip('_')}", uri=self.uri):
+            return await self._loop.run_in_executor(self._pool, _guarded, self, fn, args)
 
     def _connect(self) -> None:
         try:
@@ -432,6 +443,46 @@ class Hypervisor:
             saved.append(simhost.SavedDomain(xml, state))
         return saved
 
+    def _counters(self) -> stats.HostCounters:
+        conn = self._ensure_connected()
+        info = conn.getInfo()
+        busy = total = free = None
+        with contextlib.suppress(libvirt.libvirtError):  # the test driver: constant counters
+            cpu = conn.getCPUStats(libvirt.VIR_NODE_CPU_STATS_ALL_CPUS)
+            busy = int(cpu.get("user", 0) + cpu.get("kernel", 0))
+            total = int(sum(cpu.values()))
+        with contextlib.suppress(libvirt.libvirtError):  # unsupported by the test driver
+            mem = conn.getMemoryStats(libvirt.VIR_NODE_MEMORY_STATS_ALL_CELLS)
+            free = int(mem.get("free", 0) + mem.get("buffers", 0) + mem.get("cached", 0))
+        pools = []
+        for pool in conn.listAllStoragePools(libvirt.VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE):
+            with contextlib.suppress(libvirt.libvirtError):
+                _, capacity, allocation, available = pool.info()
+                pools.append(
+                    PoolSample(
+                        name=pool.name(),
+                        capacity_bytes=capacity,
+                        allocation_bytes=allocation,
+                        available_bytes=available,
+                    )
+                )
+        domains = []
+        for dom in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE):
+            vm_id = _norm(dom.UUIDString())
+            if vm_id not in self._managed and _metadata(dom) is None:
+                continue
+            self._managed.add(vm_id)
+            with contextlib.suppress(libvirt.libvirtError):  # vanished while we looked
+                domains.append(_domain_counters(vm_id, dom))
+        # load averages describe the machine the agent runs on: only for a local real host
+        where = urlsplit(self.uri)
+        local = where.scheme.split("+")[0] != "test" and not where.hostname
+        return stats.HostCounters(
+            at_ns=time.monotonic_ns(), cpus=int(info[2]), mem_total_kib=int(info[1]) * 1024,
+            mem_free_kib=free, cpu_busy_ns=busy, cpu_total_ns=total,
+            load=os.getloadavg() if local else None, pools=pools, domains=domains,
+        )  # fmt: skip
+
     def _lookup_managed(self, vm_id: str) -> bool:
         try:
             dom = self._domain(vm_id)
@@ -466,6 +517,42 @@ def _guarded(hv: Hypervisor, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
     except libvirt.libvirtError as exc:
         target = args[0] if args and isinstance(args[0], str) else hv.uri
         raise translate(exc, f"{fn.__name__.lstrip('_')} {target}") from exc
+
+
+def _domain_counters(vm_id: str, dom: Any) -> stats.DomainCounters:
+    """Counters of one running domain: ``virDomainGetInfo`` for CPU time and memory, the
+    balloon statistics when the guest reports them, block and interface statistics of
+    every disk and NIC in its definition."""
+    _, _, mem_kib, vcpus, cpu_time = dom.info()
+    balloon: dict[str, int] = {}
+    with contextlib.suppress(libvirt.libvirtError):
+        balloon = dom.memoryStats()
+    used = None
+    if "available" in balloon and "unused" in balloon:
+        used = int(balloon["available"] - balloon["unused"])
+    disks, nics = stats.device_targets(dom.XMLDesc(0))
+    disk = [0, 0, 0, 0]
+    for dev in disks:
+        with contextlib.suppress(libvirt.libvirtError):  # e.g. an empty CD-ROM drive
+            rd_req, rd_bytes, wr_req, wr_bytes, _ = dom.blockStats(dev)
+            for i, v in enumerate((rd_req, rd_bytes, wr_req, wr_bytes)):
+                disk[i] += int(v)
+    net = [0, 0, 0, 0]
+    for dev in nics:
+        with contextlib.suppress(libvirt.libvirtError):
+            rx_b, rx_p, _, _, tx_b, tx_p, _, _ = dom.interfaceStats(dev)
+            for i, v in enumerate((rx_b, rx_p, tx_b, tx_p)):
+                net[i] += int(v)
+    return stats.DomainCounters(
+        vm_id=vm_id,
+        vcpus=int(vcpus),
+        cpu_time_ns=int(cpu_time),
+        mem_actual_kib=int(balloon.get("actual", mem_kib)),
+        mem_rss_kib=int(balloon["rss"]) if "rss" in balloon else None,
+        mem_used_kib=used,
+        disk=(disk[0], disk[1], disk[2], disk[3]),
+        net=(net[0], net[1], net[2], net[3]),
+    )
 
 
 def _word(dom: Any) -> tuple[VmState, str]:

@@ -16,6 +16,7 @@ import logging
 import os
 import tempfile
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import msgspec
@@ -119,9 +120,14 @@ class OrderExecutor:
         *,
         shutdown_timeout_s: float = 60.0,
         poll_interval_s: float = 0.25,
+        persist: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.hypervisor = hypervisor
         self.journal = journal
+        # Saves what the hypervisor holds (a simulated host's node file) *before* the
+        # answer is journalled: a crash in between must not leave a journal that answers
+        # "done" for a domain the restarted host does not have (tests/agent/test_orders).
+        self.persist = persist
         self.shutdown_timeout_s = shutdown_timeout_s
         self.poll_interval_s = poll_interval_s
 
@@ -135,6 +141,8 @@ class OrderExecutor:
             )
             return msgspec.structs.replace(known, replayed=True)
         body = await self._run(order)
+        if self.persist is not None:
+            await self.persist()
         outcome = Outcome(order_id=order.order_id, report_id=new_id(), body=body)
         await self.journal.record(outcome)
         return outcome

@@ -13,6 +13,7 @@ has, whatever happened while no agent ran), and then runs three loops side by si
 - lifecycle: every libvirt lifecycle event of a managed domain → ``DomainChanged``, so a
   VM that crashed or was changed with virsh becomes an observed event, not a lie in the UI.
 - heartbeat: ``agent.heartbeat``.
+- metrics: ``agent.metrics`` samples host and VM statistics onto ``LQ_METRICS``.
 
 A simulated host (a ``test:///<node file>`` URI) has no disk of its own: after each
 executed order, each lifecycle event and on a clean shutdown its managed domains are saved
@@ -25,14 +26,18 @@ import asyncio
 import contextlib
 import logging
 import socket
+import time
 from pathlib import Path
 
+from agent import telemetry
 from agent.errors import AgentError, TemporaryError
 from agent.heartbeat import heartbeat_loop
 from agent.hypervisor import Hypervisor
+from agent.metrics import metrics_loop
 from agent.orders import OrderExecutor, OrderJournal, Outcome
 from agent.persist import NodeFileKeeper
-from events import subjects
+from events import logctx, subjects, tls, tracing
+from events.aio import cancel_and_wait
 from events.base import new_id, utcnow
 from events.bus import Bus, Delivery
 from events.codec import encode
@@ -53,6 +58,7 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5  # deliveries of one order before a temporary failure is reported
 KEEPALIVE_S = 10.0  # how often a long order tells JetStream it is still being worked on
 BACKOFF_MAX_S = 5.0
+OUTCOME_TRIES = 12  # ~15 s of retries before the order is left to redelivery
 
 
 class Agent:
@@ -98,7 +104,9 @@ class Agent:
             host_id = await self._enrol(bus, hv, stop) if bus and hv else None
             if bus is None or hv is None or host_id is None:
                 return  # stopped before we were up
-            executor = OrderExecutor(hv, OrderJournal(self.state_dir / "orders.json"))
+            executor = OrderExecutor(
+                hv, OrderJournal(self.state_dir / "orders.json"), persist=self._save_domains
+            )
             await self._send_inventory(bus, hv, host_id)
             self.ready.set()
             log.info("agent %s up as host_id=%s on %s", self.name, host_id, self.uri)
@@ -108,6 +116,10 @@ class Agent:
                 asyncio.create_task(
                     heartbeat_loop(bus, hv, host_id, self.settings.heartbeat_interval_s),
                     name="heartbeat",
+                ),
+                asyncio.create_task(
+                    metrics_loop(bus, hv, host_id, self.settings.metrics_interval_s),
+                    name="metrics",
                 ),
             ]
             stopper = asyncio.create_task(stop.wait())
@@ -144,7 +156,10 @@ class Agent:
         while True:
             try:
                 return await Bus.connect(
-                    self.settings.nats_url, name=f"agent-{self.name}", reconnect_forever=True
+                    self.settings.nats_url,
+                    name=f"agent-{self.name}",
+                    reconnect_forever=True,
+                    tls=tls.nats_client_context(self.settings),
                 )
             except LqError as exc:
                 log.warning("agent %s cannot reach NATS yet: %s", self.name, exc)
@@ -197,7 +212,20 @@ class Agent:
         while True:
             try:
                 async for delivery in bus.orders(host_id):
-                    await self._handle(bus, executor, host_id, delivery)
+                    order, started = delivery.value, time.monotonic()
+                    operation = type(order.body).__name__
+                    with (
+                        logctx.bind(host_id=host_id, vm_id=order.body.vm_id, task_id=order.task_id),
+                        tracing.span(
+                            f"agent order {operation}",
+                            parent=order.traceparent,
+                            kind=tracing.CONSUMER,
+                            host_id=host_id,
+                            vm_id=order.body.vm_id,
+                        ),
+                    ):
+                        await self._handle(bus, executor, host_id, delivery)
+                    telemetry.ORDER_SECONDS.labels(operation).observe(time.monotonic() - started)
                     delay = 0.2
             except LqError as exc:
                 log.warning("host_id=%s order consumer interrupted: %s", host_id, exc)
@@ -235,14 +263,26 @@ class Agent:
         await delivery.ack()
 
     async def _send_outcome(self, bus: Bus, host_id: str, order: Order, outcome: Outcome) -> None:
-        await self._report(
-            bus,
-            host_id,
-            outcome.body,
-            task_id=order.task_id,
-            report_id=outcome.report_id,
-            traceparent=order.traceparent,
-        )
+        # Retried here (NATS restarting) rather than left to a redelivery of the order
+        # after the consumer's ack wait, which would outlast the order's deadline.
+        for attempt in range(OUTCOME_TRIES):
+            try:
+                await self._report(
+                    bus,
+                    host_id,
+                    outcome.body,
+                    task_id=order.task_id,
+                    report_id=outcome.report_id,
+                    traceparent=tracing.traceparent() or order.traceparent,
+                )
+                break
+            except LqError as exc:
+                if attempt == OUTCOME_TRIES - 1:
+                    raise
+                log.warning(
+                    "host_id=%s cannot report order %s yet: %s", host_id, order.order_id, exc
+                )
+                await asyncio.sleep(min(0.2 * 2**attempt, 2.0))
         log.info(
             "host_id=%s answered order %s for vm_id=%s: %s%s",
             host_id, order.order_id, order.body.vm_id, type(outcome.body).__name__,
@@ -313,23 +353,6 @@ async def run(
 ) -> None:
     """Run one host agent until ``stop`` is set (or the task is cancelled)."""
     await Agent(settings, hypervisor_uri=hypervisor_uri).run(stop)
-
-
-async def cancel_and_wait(tasks: list[asyncio.Task[None]], every_s: float = 0.5) -> None:
-    """Cancel ``tasks`` and wait until they ended, cancelling again when one swallowed it.
-
-    Python 3.11's ``asyncio.wait_for`` can lose a cancellation that races with its own
-    timeout; the NATS consumer's fetch loop runs into that, so one ``cancel()`` is not
-    always enough.
-    """
-    pending = {t for t in tasks if not t.done()}
-    while pending:
-        for task in pending:
-            task.cancel()
-        _, pending = await asyncio.wait(pending, timeout=every_s)
-    for task in tasks:
-        if not task.cancelled() and task.exception() is not None:
-            log.debug("task %s ended with %r", task.get_name(), task.exception())
 
 
 async def _keep_alive(delivery: Delivery[Order]) -> None:

@@ -15,11 +15,13 @@ from datetime import timedelta
 from controlplane.domain import host as hd
 from controlplane.domain import vm as vd
 from controlplane.domain.errors import DomainError
-from controlplane.handlers import Handler
+from controlplane.handlers import Handler, TooMuchContention
 from events import reports as rp
+from events import tracing
 from events.base import Meta, new_id, utcnow
 from events.bus import Bus
 from events.codec import encode
+from events.errors import StoreUnavailable
 from events.settings import Settings
 from events.subjects import ENROLL
 
@@ -71,7 +73,20 @@ class AgentLink:
         while True:
             try:
                 async for delivery in self.bus.reports():
-                    await self.handle_report(delivery.value)
+                    report = delivery.value
+                    with tracing.span(
+                        f"report {type(report.body).__name__}",
+                        parent=report.traceparent,
+                        kind=tracing.CONSUMER,
+                        host_id=report.host_id,
+                    ):
+                        try:
+                            await self.handle_report(report)
+                        except (StoreUnavailable, TimeoutError, TooMuchContention) as exc:
+                            # again in a second, not after the consumer's 30 s ack wait
+                            log.warning("report %s retried: %r", report.report_id, exc)
+                            await delivery.nak(delay=1.0)
+                            continue
                     await delivery.ack()
             except asyncio.CancelledError:
                 raise
@@ -162,6 +177,7 @@ class AgentLink:
             try:
                 await self.check_liveness()
                 await self.check_deadlines()
+                await self.release_orphans()
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -191,10 +207,31 @@ class AgentLink:
                 )
                 log.info("host %s connected again", host.name)
 
+    async def release_orphans(self) -> None:
+        """Give back capacity held for a VM that will never use it on that host.
+
+        Placement reserves on the host first and places the VM second; a crash in between,
+        a VM deleted while it was being placed or a retry that chose another host can leave
+        a reservation behind (tests/faults found one after a controlplane SIGKILL). A
+        reservation is kept while its VM is unknown here or still being placed.
+        """
+        for host in list(self.repo.all("host")):
+            for vm_id in list(host.reservations):
+                vm = self.repo.vm(vm_id)
+                if vm is None or (vm.pending is not None and vm.host_id is None):
+                    continue
+                if vm.state != "deleted" and vm.host_id == host.host_id:
+                    continue
+                meta = Meta(actor="system:reservations", occurred_at=utcnow())
+                await self.handler.execute(
+                    "host", host.host_id, hd.decider(hd.Release(vm_id=vm_id)), meta
+                )
+                log.warning("released the capacity vm %s held on host %s", vm_id, host.name)
+
     async def check_deadlines(self) -> None:
         now = utcnow()
         timeout = timedelta(seconds=self.settings.order_timeout_s)
-        for vm in list(self.repo.all("vm")):
+        for vm in self.repo.pending("vm"):
             p = vm.pending
             if p is None:
                 continue

@@ -10,21 +10,35 @@ append's expected-version check catches it, and ``reload`` fetches just that agg
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from controlplane.domain import alert as alert_domain
 from controlplane.domain import host as host_domain
+from controlplane.domain import role as role_domain
+from controlplane.domain import session as session_domain
+from controlplane.domain import token as token_domain
+from controlplane.domain import user as user_domain
 from controlplane.domain import vm as vm_domain
 from events import task as te
+from events.aio import cancel_and_wait
 from events.codec import Envelope, StoredEvent
 from events.store import EventStore
 
 log = logging.getLogger(__name__)
 
 Fold = Callable[[Any, Envelope], Any]
-FOLDS: dict[str, Fold] = {"vm": vm_domain.evolve, "host": host_domain.evolve}
+FOLDS: dict[str, Fold] = {
+    "vm": vm_domain.evolve,
+    "host": host_domain.evolve,
+    "user": user_domain.evolve,
+    "role": role_domain.evolve,
+    "token": token_domain.evolve,
+    "session": session_domain.evolve,
+    "alert": alert_domain.evolve,
+    "silence": alert_domain.evolve_silence,
+}
 
 
 class IdempotentAnswer:
@@ -43,6 +57,11 @@ class Repository:
     def __init__(self, store: EventStore) -> None:
         self._store = store
         self._states: dict[tuple[str, str], tuple[Any, int]] = {}
+        # Indexes kept beside the states so that scans never walk every aggregate:
+        # kind → id → state, and kind → ids whose state has an operation pending.
+        self._by_kind: dict[str, dict[str, Any]] = {}
+        self._pending: dict[str, set[str]] = {}
+        self._hashes: dict[tuple[str, str], str] = {}  # last chained event (events.chain)
         self._idempotency: dict[str, IdempotentAnswer] = {}
         self._seq = 0
         self._seq_changed = asyncio.Condition()
@@ -59,9 +78,7 @@ class Repository:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait([self._task])
 
     async def _follow(self) -> None:
         while True:
@@ -100,7 +117,30 @@ class Repository:
         return state
 
     def all(self, kind: str) -> Iterable[Any]:
-        return [s for (k, _), (s, _) in list(self._states.items()) if k == kind and s is not None]
+        """Every live state of one kind (a snapshot: safe to iterate across awaits)."""
+        return list(self._by_kind.get(kind, {}).values())
+
+    def pending(self, kind: str) -> Iterable[Any]:
+        """States of one kind with an operation in flight (``state.pending`` set)."""
+        states = self._by_kind.get(kind, {})
+        return [states[i] for i in list(self._pending.get(kind, ())) if i in states]
+
+    def _set(self, kind: str, aggregate_id: str, state: Any, version: int) -> None:
+        self._states[(kind, aggregate_id)] = (state, version)
+        by_id = self._by_kind.setdefault(kind, {})
+        pending = self._pending.setdefault(kind, set())
+        if state is None:
+            by_id.pop(aggregate_id, None)
+        else:
+            by_id[aggregate_id] = state
+        if getattr(state, "pending", None) is not None:
+            pending.add(aggregate_id)
+        else:
+            pending.discard(aggregate_id)
+
+    def last_hash(self, kind: str, aggregate_id: str) -> str | None:
+        """Hash of the aggregate's last chained event: the next append's ``prev_hash``."""
+        return self._hashes.get((kind, aggregate_id))
 
     def idempotent(self, key: str) -> IdempotentAnswer | None:
         return self._idempotency.get(key)
@@ -117,12 +157,14 @@ class Repository:
         for env in envelopes:
             if fold is not None:
                 state = fold(state, env)
+            if env.hash is not None:
+                self._hashes[key] = env.hash
             e = env.event
             if isinstance(e, te.TaskQueued) and e.idempotency_key:
                 self._idempotency[e.idempotency_key] = IdempotentAnswer(
                     e.target_kind, e.target_id, e.task_id, seq
                 )
-        self._states[key] = (state, seq)
+        self._set(kind, aggregate_id, state, seq)
 
     def _apply_stored(self, events: list[StoredEvent]) -> None:
         i = 0
@@ -144,9 +186,21 @@ class Repository:
         fold = FOLDS.get(kind)
         state: Any = None
         version = 0
+        last_hash: str | None = None
         for se in history:
             if fold is not None:
                 state = fold(state, se.envelope)
             version = se.seq
+            last_hash = se.envelope.hash or last_hash
+            e = se.envelope.event
+            if isinstance(e, te.TaskQueued) and e.idempotency_key:
+                # a stored append whose answer was lost (a retry with its key conflicted
+                # on it) answers the retry before the live tail brings it in
+                self._idempotency.setdefault(
+                    e.idempotency_key,
+                    IdempotentAnswer(e.target_kind, e.target_id, e.task_id, se.seq),
+                )
         if version >= self._states.get((kind, aggregate_id), (None, 0))[1]:
-            self._states[(kind, aggregate_id)] = (state, version)
+            self._set(kind, aggregate_id, state, version)
+            if last_hash is not None:
+                self._hashes[(kind, aggregate_id)] = last_hash

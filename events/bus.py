@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Generic, TypeVar
 
@@ -24,10 +25,11 @@ from nats.aio.subscription import Subscription as NatsSubscription
 from nats.js import api
 from nats.js.client import JetStreamContext
 
+from events import feeds, streaming, subjects
 from events import provision as prov
-from events import streaming, subjects
 from events.codec import encode
 from events.errors import StoreUnavailable
+from events.metrics import METRICS_DECODER, MetricsSample
 from events.orders import ORDER_DECODER, Order
 from events.reports import HEARTBEAT_DECODER, REPORT_DECODER, Heartbeat, Report
 from events.settings import Settings
@@ -36,6 +38,7 @@ from events.store import EventStore
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+_WRONG_LAST_SEQUENCE = 10071
 
 
 class Delivery(Generic[T]):
@@ -69,6 +72,14 @@ class Delivery(Generic[T]):
             await op
         except nats.errors.Error as exc:
             raise StoreUnavailable(f"acknowledging message {self.seq}: {exc!r}") from exc
+
+
+class Lease(msgspec.Struct, frozen=True, kw_only=True):
+    """A held leader lease: its name, who holds it, and the KV revision that proves it."""
+
+    name: str
+    holder: str
+    revision: int
 
 
 class Subscription:
@@ -105,15 +116,28 @@ class Bus:
         self.store = EventStore(self._js, nc, subjects.EVENTS_STREAM)
 
     @classmethod
-    async def connect(cls, url: str, *, name: str, reconnect_forever: bool = False) -> Bus:
+    async def connect(
+        cls,
+        url: str,
+        *,
+        name: str,
+        reconnect_forever: bool = False,
+        tls: ssl.SSLContext | None = None,
+    ) -> Bus:
+        """Connect; ``tls`` comes from ``events.tls.nats_client_context(settings)``.
+
+        ``url`` may list several servers of a cluster, comma-separated: the client starts
+        with any that answers and fails over to the others."""
+        servers: str | list[str] = [u.strip() for u in url.split(",")] if "," in url else url
         try:
             nc = await nats.connect(
-                url,
+                servers,
                 name=name,
                 max_reconnect_attempts=-1 if reconnect_forever else 60,
                 error_cb=_on_error,
                 disconnected_cb=_on_disconnected,
                 reconnected_cb=_on_reconnected,
+                tls=tls,
             )
         except (nats.errors.Error, OSError) as exc:
             raise StoreUnavailable(f"cannot connect to NATS at {url}: {exc!r}") from exc
@@ -122,7 +146,10 @@ class Bus:
     async def close(self) -> None:
         await self.store.close()
         if not self._nc.is_closed:
-            await self._nc.close()
+            try:
+                await self._nc.close()
+            except (nats.errors.Error, OSError) as exc:  # the connection was lost already
+                log.debug("closing the NATS connection: %r", exc)
 
     @property
     def connected(self) -> bool:
@@ -203,6 +230,45 @@ class Bus:
             except nats.errors.Error as exc:
                 log.debug("unsubscribe %s: %r", durable, exc)
 
+    # -- metrics (a side stream: not events, lossy by design) ----------------------------
+
+    async def publish_metrics(self, host_id: str, sample: MetricsSample) -> None:
+        """Publish one sample on ``lq.host.<host_id>.metrics`` (``Nats-Msg-Id`` = sample id).
+
+        Raises ``StoreUnavailable`` when it could not be stored; the agent then drops it."""
+        headers = {"Nats-Msg-Id": sample.sample_id}
+        if sample.traceparent:
+            headers["traceparent"] = sample.traceparent
+        try:
+            await self._js.publish(
+                subjects.metrics_subject(host_id), encode(sample), headers=headers, timeout=5.0
+            )
+        except (nats.errors.Error, TimeoutError) as exc:
+            raise StoreUnavailable(f"metrics of {host_id}: {exc!r}") from exc
+
+    def follow_metrics(
+        self, from_seq: int, max_batch: int = 1000, linger: float = 0.05
+    ) -> AsyncIterator[list[tuple[int, MetricsSample | None]]]:
+        """Every host's samples from stream sequence ``from_seq`` on, in batches of
+        ``(seq, sample)`` (``None`` for an undecodable message), forever."""
+        return feeds.follow(
+            self._js,
+            subjects.METRICS_STREAM,
+            subjects.METRICS_ALL,
+            METRICS_DECODER,
+            from_seq=from_seq,
+            max_batch=max_batch,
+            linger=linger,
+        )
+
+    async def metrics_last_seq(self) -> int:
+        """The metrics stream's last sequence (for the projector's lag)."""
+        try:
+            info = await self._js.stream_info(subjects.METRICS_STREAM)
+        except nats.errors.Error as exc:
+            raise StoreUnavailable(f"metrics stream info: {exc!r}") from exc
+        return int(info.state.last_seq)
+
     # -- heartbeats ----------------------------------------------------------------------
 
     async def put_heartbeat(self, hb: Heartbeat) -> None:
@@ -234,6 +300,106 @@ class Bus:
             return out
         except nats.errors.Error as exc:
             raise StoreUnavailable(f"reading heartbeats: {exc!r}") from exc
+
+    # -- leases (leader-only jobs) -------------------------------------------------------
+
+    async def acquire_lease(self, name: str, holder: str) -> Lease | None:
+        """Take lease ``name`` in ``lq_leader`` for ``holder``; None if someone else holds it.
+
+        A create succeeds only while the key is absent (never written, released, or aged
+        out by the bucket's TTL = ``leader_ttl_s``). If ``holder`` already holds it (a
+        restart with the same identity), the lease is renewed instead."""
+        try:
+            kv = await self._js.key_value(subjects.LEADER_BUCKET)
+            try:
+                revision = await kv.create(name, holder.encode())
+                return Lease(name=name, holder=holder, revision=revision)
+            except nats.js.errors.KeyWrongLastSequenceError:
+                pass
+            try:
+                entry = await kv.get(name)
+            except nats.js.errors.KeyNotFoundError:
+                return None  # released or expired meanwhile: try again next round
+            if entry.value != holder.encode() or entry.revision is None:
+                return None
+            return await self.renew_lease(Lease(name=name, holder=holder, revision=entry.revision))
+        except nats.errors.Error as exc:
+            raise StoreUnavailable(f"acquiring lease {name}: {exc!r}") from exc
+
+    async def renew_lease(self, lease: Lease) -> Lease | None:
+        """Extend a held lease by writing it again at its revision; None if it was lost
+        (expired and taken, or released) — the caller must stop its leader-only work."""
+        try:
+            kv = await self._js.key_value(subjects.LEADER_BUCKET)
+            try:
+                revision = await kv.update(lease.name, lease.holder.encode(), last=lease.revision)
+            except nats.js.errors.KeyWrongLastSequenceError:
+                return None
+            return Lease(name=lease.name, holder=lease.holder, revision=revision)
+        except nats.errors.Error as exc:
+            raise StoreUnavailable(f"renewing lease {lease.name}: {exc!r}") from exc
+
+    async def release_lease(self, lease: Lease) -> None:
+        """Give a lease up at once (on a clean stop) so that another replica takes over
+        without waiting for the TTL; a lease already lost is left alone."""
+        try:
+            kv = await self._js.key_value(subjects.LEADER_BUCKET)
+            await kv.delete(lease.name, last=lease.revision)
+        except nats.js.errors.APIError as exc:
+            if exc.err_code != _WRONG_LAST_SEQUENCE:  # (nats-py's delete does not translate it)
+                raise StoreUnavailable(f"releasing lease {lease.name}: {exc!r}") from exc
+        except nats.errors.Error as exc:
+            raise StoreUnavailable(f"releasing lease {lease.name}: {exc!r}") from exc
+
+    async def lease_holder(self, name: str) -> str | None:
+        """Who holds lease ``name`` now (None: nobody)."""
+        try:
+            kv = await self._js.key_value(subjects.LEADER_BUCKET)
+            try:
+                entry = await kv.get(name)
+            except nats.js.errors.KeyNotFoundError:
+                return None
+            return entry.value.decode() if entry.value else None
+        except nats.errors.Error as exc:
+            raise StoreUnavailable(f"reading lease {name}: {exc!r}") from exc
+
+    # -- credentials (verifiers kept out of the event log) -------------------------------
+
+    async def credential(self, key: str) -> bytes | None:
+        """The verifier stored under ``key`` in ``lq_credentials``, or None."""
+        try:
+            kv = await self._js.key_value(subjects.CREDENTIALS_BUCKET)
+            try:
+                entry = await kv.get(key)
+            except nats.js.errors.KeyNotFoundError:
+                return None
+            return entry.value or None
+        except nats.errors.Error as exc:
+            raise StoreUnavailable(f"reading credential: {exc!r}") from exc
+
+    async def put_credential(self, key: str, value: bytes, *, only_new: bool = False) -> bool:
+        """Store a verifier; with ``only_new`` only if none exists (False if one did)."""
+        try:
+            kv = await self._js.key_value(subjects.CREDENTIALS_BUCKET)
+            if only_new:
+                try:
+                    await kv.create(key, value)
+                except nats.js.errors.KeyWrongLastSequenceError:
+                    return False
+            else:
+                await kv.put(key, value)
+            return True
+        except nats.errors.Error as exc:
+            raise StoreUnavailable(f"storing credential: {exc!r}") from exc
+
+    async def delete_credential(self, key: str) -> None:
+        try:
+            kv = await self._js.key_value(subjects.CREDENTIALS_BUCKET)
+            await kv.delete(key)
+        except nats.js.errors.KeyNotFoundError:
+            return
+        except nats.errors.Error as exc:
+            raise StoreUnavailable(f"deleting credential: {exc!r}") from exc
 
     # -- core NATS -----------------------------------------------------------------------
 

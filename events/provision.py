@@ -31,7 +31,6 @@ STREAM_NAME_IN_USE = 10058  # exists with a different configuration
 TRANSIENT_CODES = frozenset({10005, 10008, 10023, 10076, 10163})
 MIN_DEDUP_WINDOW_S = 120.0
 METRICS_MAX_AGE_S = 2 * 24 * 3600.0
-LEADER_TTL_S = 15.0
 
 
 def stream_configs(settings: Settings) -> list[api.StreamConfig]:
@@ -91,7 +90,13 @@ def bucket_configs(settings: Settings) -> list[api.KeyValueConfig]:
         api.KeyValueConfig(
             bucket=subjects.LEADER_BUCKET,
             history=1,
-            ttl=LEADER_TTL_S,
+            ttl=settings.leader_ttl_s,
+            replicas=settings.events_replicas,
+        ),
+        api.KeyValueConfig(
+            bucket=subjects.CREDENTIALS_BUCKET,
+            description="LimiQuantix password hashes and API token digests",
+            history=1,
             replicas=settings.events_replicas,
         ),
     ]

@@ -33,8 +33,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     heartbeat_timeout_s: float = 10.0
     read_wait_max_s: float = 5.0
     ready_max_lag: int = 1000
+    ws_max_clients: int = 1000  # live-change WebSockets per API process (docs/reliability.md)
     default_cpu_overcommit: float = 4.0
     default_memory_overcommit: float = 1.0
+    leader_ttl_s: float = 15.0  # lease of leader-only jobs (KV lq_leader); takeover bound
     ui_dir: str = ""
     # projector
     projector_batch: int = 2000
@@ -44,6 +46,43 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     agent_name: str = ""
     libvirt_uri: str = "test:///default"
     heartbeat_interval_s: float = 2.0
+    # metrics (docs/metrics.md)
+    metrics_interval_s: float = 5.0
+    metrics_raw_retention_h: float = 24.0
+    metrics_1m_retention_d: float = 30.0
+    metrics_1h_retention_d: float = 365.0
+    metrics_batch: int = 1000
+    prometheus_port: int = 0
+    # alerting (docs/alerting.md)
+    alert_rules_json: str = ""
+    alert_flap_cooldown_s: float = 300.0
+    alert_notify_attempts: int = 3
+    alert_webhook_url: str = ""
+    alert_webhook_secret: str = ""
+    alert_email_to: str = ""
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_from: str = "limiquantix@localhost"
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    # tracing
+    otel_exporter: str = ""  # "", "otlp" or "console"
+    otel_endpoint: str = ""  # OTLP/HTTP traces URL, e.g. http://collector:4318/v1/traces
+    # authentication and TLS (docs/security.md)
+    admin_password: str = ""
+    auth_signing_key_file: str = ""
+    auth_access_ttl_s: float = 900.0
+    auth_refresh_ttl_s: float = 7 * 24 * 3600.0
+    auth_user_max_failures: int = 5
+    auth_address_max_failures: int = 20
+    auth_failure_window_s: float = 900.0
+    auth_lockout_s: float = 300.0
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    nats_tls_ca_file: str = ""
+    nats_tls_cert_file: str = ""
+    nats_tls_key_file: str = ""
     # logging
     log_level: str = "INFO"
     log_json: bool = False
@@ -53,8 +92,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         return Path(self.data_dir).expanduser().resolve()
 
     @property
+    def metrics_schema(self) -> str:
+        """PostgreSQL schema of the metrics tables: beside the read model, never rebuilt."""
+        return self.db_schema + "_metrics"
+
+    @property
     def http_url(self) -> str:
-        return f"http://{self.http_host}:{self.http_port}"
+        scheme = "https" if self.tls_cert_file else "http"
+        return f"{scheme}://{self.http_host}:{self.http_port}"
 
 
 _FIELDS = {f.name: f for f in msgspec.structs.fields(Settings)}

@@ -106,6 +106,16 @@ class EventStore:
         self.retries = 6  # bounded retries of a temporarily unavailable append
         self.window = 5000  # appends in flight per pipelined round
         self.load_batch = 256  # messages per batched direct get
+        self.replay_batch = 1000  # messages per batched direct get of a replay
+        # bytes per batched direct get of a replay or follow: bounds what one reply can
+        # buffer in the client (far below nats-py's per-subscription limit)
+        self.read_max_bytes = 4 << 20
+        self._reader = streaming.Reader(
+            self._replies,
+            stream,
+            lambda: (self.timeout, self.retries, self.read_max_bytes),
+            self._first_seq,
+        )
 
     async def close(self) -> None:
         await self._replies.close()
@@ -304,14 +314,70 @@ class EventStore:
     ) -> AsyncIterator[StoredEvent]:
         """Every event from ``from_seq`` up to ``until_seq`` (default: the stream's last
         sequence when called), in stream order, then stops."""
-        return streaming.replay(
-            self._js,
-            self._stream,
-            self.last_seq,
-            from_seq=from_seq,
-            until_seq=until_seq,
-            subject=subject,
-        )
+        return self._replay(from_seq, until_seq, subject)
+
+    async def _replay(
+        self, from_seq: int, until_seq: int | None, subject: str
+    ) -> AsyncIterator[StoredEvent]:
+        async for seq, _, data in self.replay_raw(from_seq, until_seq, subject):
+            for ev in _stored_events(seq, data):
+                yield ev
+
+    async def replay_raw(
+        self, from_seq: int = 1, until_seq: int | None = None, subject: str = EVENTS_ALL
+    ) -> AsyncIterator[tuple[int, str, bytes]]:
+        """``(seq, subject, payload)`` of every message, undecoded, in stream order.
+
+        Batched direct gets (``replay_batch`` messages per request, the next one in flight
+        while the caller works on the current one): the reader sets the pace, so a slow
+        consumer (a replay into PostgreSQL) can never overflow a push subscription — with
+        an ordered push consumer, nats-py drops messages past its pending limit *after*
+        its gap check, losing them silently (seen replaying 1M events)."""
+        until = await self.last_seq() if until_seq is None else until_seq
+        seq = max(from_seq, 1)
+        if seq > until:
+            return
+        pending = asyncio.ensure_future(self._replay_batch(subject, seq, until))
+        try:
+            while True:
+                batch = await pending
+                if not batch:
+                    return
+                last = batch[-1][0]
+                if last >= until:
+                    for item in batch:
+                        yield item
+                    return
+                pending = asyncio.ensure_future(self._replay_batch(subject, last + 1, until))
+                for item in batch:
+                    yield item
+        finally:
+            if not pending.done():
+                pending.cancel()
+
+    async def _replay_batch(
+        self, subject: str, seq: int, until: int
+    ) -> list[tuple[int, str, bytes]]:
+        """Up to ``replay_batch`` messages on ``subject`` from ``seq`` (at most ``until``),
+        verified by ``events.streaming.Reader``: a lost reply message is read again, and
+        on the whole stream a sequence gap is never skipped."""
+        for attempt in range(3):
+            chunk = await self._reader.read(
+                subject, seq, self.replay_batch, contiguous=subject == EVENTS_ALL, up_to=until
+            )
+            out = [m for m in chunk.msgs if m[0] <= until]
+            if out or chunk.more or attempt >= 2:
+                return out
+            # nothing at or after a sequence known to exist: a replica behind the leader
+            await asyncio.sleep(wire.backoff(attempt))
+        return []
+
+    async def _first_seq(self) -> int:
+        try:
+            info = await self._js.stream_info(self._stream)
+        except nats.errors.Error as exc:
+            raise StoreUnavailable(f"stream info of {self._stream}: {exc!r}") from exc
+        return info.state.first_seq
 
     def follow(
         self,
@@ -320,12 +386,21 @@ class EventStore:
         max_batch: int = 1000,
         linger: float = 0.005,
     ) -> AsyncIterator[list[StoredEvent]]:
-        """Live tail (ordered consumer): batches of whole messages' events, forever."""
+        """Every event from ``from_seq`` on, forever: batches of whole messages' events
+        (up to ``max_batch`` messages, lingering ``linger`` seconds for more at the end of
+        the stream), in stream order.
+
+        Reader-paced and loss-proof (``events.streaming``): batched direct gets with the
+        next one in flight while catching up, a wake-up subscription at the end; every
+        batch is verified, and on the whole stream a sequence gap raises
+        ``StoreUnavailable`` rather than being skipped. Closing the iterator (or
+        cancelling its reader) frees everything."""
         return streaming.follow(
-            self._js,
-            self._stream,
+            self._reader,
+            self._nc,
             from_seq=from_seq,
             subject=subject,
+            contiguous=subject == EVENTS_ALL,
             max_batch=max_batch,
             linger=linger,
         )

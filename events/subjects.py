@@ -8,6 +8,8 @@ REPORTS_STREAM = "LQ_REPORTS"
 METRICS_STREAM = "LQ_METRICS"
 HEARTBEAT_BUCKET = "lq_heartbeat"
 LEADER_BUCKET = "lq_leader"
+CREDENTIALS_BUCKET = "lq_credentials"
+"""Password hashes and API token digests: verifiers kept out of the event log."""
 
 EVENTS_ALL = "lq.evt.>"
 ORDERS_ALL = "lq.host.*.order"

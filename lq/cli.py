@@ -18,8 +18,10 @@ import click
 import msgspec
 
 from events import settings as settings_mod
+from events import tracing
 from events.settings import Settings
-from lq import logs
+from lq import history, logs
+from lq.client import commands as client
 
 
 def _settings(process: str, **overrides: Any) -> Settings:
@@ -28,7 +30,16 @@ def _settings(process: str, **overrides: Any) -> Settings:
     except msgspec.ValidationError as exc:
         raise click.UsageError(f"invalid setting: {exc}") from exc
     logs.configure(s.log_level, s.log_json, process)
+    tracing.setup(s, process)
     return s
+
+
+def _serve_prometheus(s: Settings) -> None:
+    """Processes without an HTTP API (projector, agent) serve ``/metrics`` on their own port."""
+    if s.prometheus_port > 0:
+        from prometheus_client import start_http_server
+
+        start_http_server(s.prometheus_port, addr=s.http_host)
 
 
 def _need(s: Settings, *what: str) -> None:
@@ -88,6 +99,7 @@ def controlplane(data_dir: str | None, port: int | None, bind: str | None) -> No
     """Run the controlplane: HTTP API, process managers, liveness."""
     from aiohttp import web
 
+    from events import tls
     from lq.web import build_app
 
     s = _settings("controlplane", data_dir=data_dir, http_port=port, http_host=bind)
@@ -96,7 +108,7 @@ def controlplane(data_dir: str | None, port: int | None, bind: str | None) -> No
     async def serve(stop: asyncio.Event) -> None:
         runner = web.AppRunner(build_app(s), handle_signals=False, access_log=None)
         await runner.setup()
-        site = web.TCPSite(runner, s.http_host, s.http_port)
+        site = web.TCPSite(runner, s.http_host, s.http_port, ssl_context=tls.http_server_context(s))
         await site.start()
         click.echo(f"controlplane listening on {s.http_url}", err=True)
         try:
@@ -110,12 +122,17 @@ def controlplane(data_dir: str | None, port: int | None, bind: str | None) -> No
 @main.command()
 @data_dir_option
 def projector(data_dir: str | None) -> None:
-    """Run the projector: event stream → PostgreSQL read models."""
-    from projections import runner
+    """Run the projectors: event stream → PostgreSQL read models; metrics → metrics tables."""
+    from projections import metrics_runner, runner
 
     s = _settings("projector", data_dir=data_dir)
     _need(s, "nats_url", "database_url")
-    run_until_signal(lambda stop: runner.run(s, stop))
+    _serve_prometheus(s)
+
+    async def both(stop: asyncio.Event) -> None:
+        await asyncio.gather(runner.run(s, stop), metrics_runner.run(s, stop))
+
+    run_until_signal(both)
 
 
 @main.command()
@@ -128,6 +145,7 @@ def agent(data_dir: str | None, uri: str | None, name: str | None) -> None:
 
     s = _settings("agent", data_dir=data_dir, libvirt_uri=uri, agent_name=name)
     _need(s, "nats_url")
+    _serve_prometheus(s)
     run_until_signal(lambda stop: service.run(s, stop))
 
 
@@ -160,6 +178,9 @@ def schema_export() -> None:
 
     click.echo(json.dumps(event_schema(), indent=2))
 
+
+history.register(main, _settings)  # lq audit …, lq replay, lq verify (lq/history.py)
+client.register(main)  # lq vm|host|task|events|context|login|completion (lq/client/)
 
 if __name__ == "__main__":
     main()

@@ -176,6 +176,44 @@ class Postgres:
                 self.handle.cleanup()
             self.handle = None
 
+    @property
+    def pid(self) -> int | None:
+        """The postmaster's pid (a private server only)."""
+        return None if self.handle is None else int(self.handle.get_pid())
+
+    def restart(self) -> None:
+        """Start the private server again on its data directory after it died (a crash
+        test's SIGKILL); it recovers from its WAL and keeps its URL (same socket dir)."""
+        if self.handle is None:
+            raise EmbeddedError("only a private PostgreSQL can be restarted")
+        pidfile = Path(self.handle.pgdata) / "postmaster.pid"
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            lines = pidfile.read_text().splitlines()
+            pid = int(lines[0])
+            if _alive(pid):
+                raise EmbeddedError(f"PostgreSQL (pid {pid}) is still running")
+            # A killed postmaster whose parent never reaps it stays a zombie, which both
+            # pgserver and postgres would take for a running server: drop its lock files.
+            (Path(lines[4]) / f".s.PGSQL.{int(lines[3])}.lock").unlink(missing_ok=True)
+            pidfile.unlink()
+        with self.handle._lock:
+            self.handle.ensure_postgres_running()
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
 
 def start_postgres(pgdata: str | Path) -> Postgres:
     """Start (or attach to) the private PostgreSQL whose data lives in ``pgdata``."""

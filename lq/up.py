@@ -57,20 +57,16 @@ def _lq(*args: str) -> list[str]:
     return [sys.executable, "-m", "lq.cli", *args]
 
 
-def _get_json(url: str, timeout: float = 2.0) -> Any:
-    with urllib.request.urlopen(url, timeout=timeout) as resp:
-        return json.loads(resp.read())
-
-
 def _ready(http: str, hosts: int) -> bool:
+    """The API is ready and ``hosts`` hosts are connected (``/ready`` needs no credentials)."""
     try:
         with urllib.request.urlopen(http + "/ready", timeout=2.0) as resp:
             if resp.status != 200:
                 return False
-        listed = _get_json(http + "/api/v1/hosts?limit=500")["items"]
+            checks = json.loads(resp.read()).get("checks", {})
     except Exception:
         return False
-    return sum(1 for h in listed if h["state"] == "connected") >= hosts
+    return int(checks.get("hosts_connected", 0)) >= hosts
 
 
 def _start_nats(data: Path, sync_always: bool) -> NatsServer:
@@ -156,6 +152,11 @@ def run(settings: Settings, hosts: int) -> int:
             if not announced and _ready(http, hosts):
                 announced = True
                 print(f"LimiQuantix is ready: {http}/  (data in {data}; Ctrl-C stops)", flush=True)
+                if (data / "admin-password").is_file():
+                    print(
+                        f"Sign in as admin with the password in {data / 'admin-password'}",
+                        flush=True,
+                    )
             elif not announced and now - started > 120:
                 log.warning("still waiting for the API and %d hosts at %s", hosts, http)
                 started = now

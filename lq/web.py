@@ -3,7 +3,10 @@
 This is where the two halves of the API meet. Middleware renders every ``Problem`` (and
 every unexpected error) as ``application/problem+json``; ``/health``, ``/live`` and
 ``/ready`` answer here; the built dashboard is served at ``/`` with a fallback to
-``index.html`` for client-side routes, leaving ``/api`` alone.
+``index.html`` for client-side routes, leaving ``/api`` alone. The auth middleware
+(``controlplane.auth.middleware``) enforces the permission every route declares with
+``events.permissions.requires``; only health, login, refresh and the dashboard's files are
+``PUBLIC``.
 """
 
 from __future__ import annotations
@@ -18,9 +21,16 @@ import msgspec
 from aiohttp import web
 
 import controlplane.service
+import projections.alerts_api
 import projections.api
+import projections.metrics_api
+import projections.security_api
+import projections.telemetry
+from controlplane.auth.middleware import auth_middleware, principal_of
 from events import problems
+from events.permissions import PUBLIC, requires
 from events.settings import Settings
+from lq import observability, openapi
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +45,7 @@ def problem_response(p: problems.Problem, instance: str | None = None) -> web.Re
         status=p.status,
         body=msgspec.json.encode(p.body(instance)),
         content_type="application/problem+json",
+        headers=p.headers or None,
     )
 
 
@@ -76,16 +87,19 @@ def ui_directory(settings: Settings) -> Path | None:
     return None
 
 
+@requires(PUBLIC)
 async def health(request: web.Request) -> web.Response:
     return web.json_response(
         {"status": "ok", "uptime_s": round(time.monotonic() - request.app[STARTED], 1)}
     )
 
 
+@requires(PUBLIC)
 async def live(request: web.Request) -> web.Response:
     return web.json_response({"status": "live"})
 
 
+@requires(PUBLIC)
 async def ready(request: web.Request) -> web.Response:
     app = request.app
     settings = app[SETTINGS]
@@ -108,8 +122,18 @@ async def ready(request: web.Request) -> web.Response:
     )
 
 
+async def _refresh_lag(app: web.Application) -> None:
+    cp = await controlplane.service.readiness(app)
+    rm = await projections.api.readiness(app)
+    lag = max(0, int(cp.get("stream_seq", 0)) - int(rm.get("checkpoint", 0)))
+    projections.telemetry.LAG.set(lag)
+
+
 def build_app(settings: Settings) -> web.Application:
-    app = web.Application(middlewares=[problem_middleware], client_max_size=1024 * 1024)
+    app = web.Application(
+        middlewares=[observability.observe_middleware, problem_middleware, auth_middleware],
+        client_max_size=1024 * 1024,
+    )
     app[SETTINGS] = settings
     app[STARTED] = time.monotonic()
     app.router.add_get("/health", health)
@@ -117,6 +141,11 @@ def build_app(settings: Settings) -> web.Application:
     app.router.add_get("/ready", ready)
     controlplane.service.setup(app, settings)
     projections.api.setup(app, settings)
+    projections.security_api.setup(app)
+    projections.metrics_api.setup(app, settings)
+    projections.alerts_api.setup(app)
+    observability.setup(app, _refresh_lag)
+    openapi.setup(app)  # /api/openapi.json and /api/docs (public)
     static = ui_directory(settings)
     if static is not None:
         _serve_ui(app, static)
@@ -126,9 +155,12 @@ def build_app(settings: Settings) -> web.Application:
 def _serve_ui(app: web.Application, root: Path) -> None:
     index = root / "index.html"
 
+    @requires(PUBLIC)  # the dashboard's files hold no data; it signs in at /login
     async def spa(request: web.Request) -> web.StreamResponse:
         tail = request.match_info.get("tail", "")
         if tail.startswith("api/"):
+            if principal_of(request) is None:
+                raise problems.unauthorized("credentials required")
             raise problems.not_found("route", "/" + tail)
         candidate = (root / tail).resolve()
         if tail and candidate.is_file() and root.resolve() in candidate.parents:

@@ -24,10 +24,18 @@ from psycopg_pool import AsyncConnectionPool
 
 from events import problems
 from events.host import HostState
+from events.permissions import (
+    AUTHENTICATED,
+    EVENT_READ,
+    HOST_READ,
+    TASK_READ,
+    VM_READ,
+    requires,
+)
 from events.settings import Settings
 from events.task import TaskState
 from events.vm import VM_STATES
-from projections import changes, queries, schema
+from projections import changes, history_api, queries, schema
 from projections.queries import BadCursor, Sort
 
 log = logging.getLogger(__name__)
@@ -59,19 +67,24 @@ def setup(app: web.Application, settings: Settings) -> None:
     app.on_shutdown.append(_close_sockets)
     r = app.router
     base = "/api/v1"
-    r.add_get(f"{base}/vms", _read(_list_vms))
-    r.add_get(f"{base}/vms/{{id}}", _read(_item("vms", "vm")))
-    r.add_get(f"{base}/vms/{{id}}/events", _read(_entity_events("vms", "vm")))
-    r.add_get(f"{base}/hosts", _read(_list_hosts))
-    r.add_get(f"{base}/hosts/{{id}}", _read(_item("hosts", "host")))
-    r.add_get(f"{base}/hosts/{{id}}/events", _read(_entity_events("hosts", "host")))
-    r.add_get(f"{base}/tasks", _read(_list_tasks))
-    r.add_get(f"{base}/tasks/{{id}}", _read(_item("tasks", "task")))
-    r.add_get(f"{base}/tasks/{{id}}/events", _read(_entity_events("tasks", "task")))
-    r.add_get(f"{base}/events", _read(_list_events))
-    r.add_get(f"{base}/stats", _read(_stats))
-    r.add_get(f"{base}/search", _read(_search))
-    r.add_get(f"{base}/changes", _changes)
+    r.add_get(f"{base}/vms", requires(VM_READ)(_read(_list_vms)))
+    r.add_get(f"{base}/vms/{{id}}", requires(VM_READ)(_read(_item("vms", "vm"))))
+    r.add_get(f"{base}/vms/{{id}}/events", requires(VM_READ)(_read(_entity_events("vms", "vm"))))
+    r.add_get(f"{base}/hosts", requires(HOST_READ)(_read(_list_hosts)))
+    r.add_get(f"{base}/hosts/{{id}}", requires(HOST_READ)(_read(_item("hosts", "host"))))
+    r.add_get(
+        f"{base}/hosts/{{id}}/events", requires(HOST_READ)(_read(_entity_events("hosts", "host")))
+    )
+    r.add_get(f"{base}/tasks", requires(TASK_READ)(_read(_list_tasks)))
+    r.add_get(f"{base}/tasks/{{id}}", requires(TASK_READ)(_read(_item("tasks", "task"))))
+    r.add_get(
+        f"{base}/tasks/{{id}}/events", requires(TASK_READ)(_read(_entity_events("tasks", "task")))
+    )
+    r.add_get(f"{base}/events", requires(EVENT_READ)(_read(_list_events)))
+    r.add_get(f"{base}/stats", requires(VM_READ)(_read(_stats)))
+    r.add_get(f"{base}/search", requires(VM_READ)(_read(_search)))
+    r.add_get(f"{base}/changes", requires(AUTHENTICATED)(_changes))
+    history_api.add_routes(r, _read)
 
 
 async def readiness(app: web.Application) -> dict[str, Any]:
@@ -129,7 +142,8 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
 async def _close_sockets(app: web.Application) -> None:
     sockets: Sockets = app[SOCKETS]
     for ws in list(sockets):
-        await ws.close(code=1001, message=b"server shutdown")
+        if ws.prepared:
+            await ws.close(code=1001, message=b"server shutdown")
 
 
 # -- parameters -----------------------------------------------------------------------
@@ -190,9 +204,16 @@ def _read(query: Query) -> Handler:
         min_seq = _int(request, "min_seq", 0, 0, 2**63 - 1)
         if min_seq:
             await _wait(app, min_seq)
+        chosen = _chosen_schema(request)
         try:
             async with app[POOL].connection(timeout=5.0) as conn:
-                return _json(await query(request, conn))
+                if chosen is None:
+                    return _json(await query(request, conn))
+                await schema.use_schema(conn, chosen)  # a replayed schema (lq replay --into)
+                try:
+                    return _json(await query(request, conn))
+                finally:
+                    await schema.use_schema(conn, app[SETTINGS].db_schema)
         except BadCursor as exc:
             raise problems.invalid_param(str(exc)) from None
         except psycopg.errors.UndefinedTable:
@@ -201,6 +222,17 @@ def _read(query: Query) -> Handler:
             raise problems.unavailable(f"PostgreSQL: {exc}") from None
 
     return handler
+
+
+def _chosen_schema(request: web.Request) -> str | None:
+    """``?schema=<name>``: answer from a read model built by ``lq replay --into <name>``."""
+    raw = request.query.get("schema")
+    if not raw or raw == request.app[SETTINGS].db_schema:
+        return None
+    try:
+        return schema.validate(raw)
+    except ValueError as exc:
+        raise problems.invalid_param(str(exc)) from None
 
 
 async def _wait(app: web.Application, seq: int) -> None:
@@ -253,6 +285,9 @@ async def _list_tasks(request: web.Request, conn: psycopg.AsyncConnection[Any]) 
 def _item(table: str, kind: str) -> Query:
     async def query(request: web.Request, conn: psycopg.AsyncConnection[Any]) -> Any:
         ident = request.match_info["id"]
+        at = history_api.point(request, "as_of")
+        if at is not None:  # time travel: folded from the entity's own events
+            return await history_api.item_as_of(conn, kind, ident, at)
         row = await queries.get(conn, table, ident)
         if row is None:
             raise problems.not_found(kind, ident)
@@ -272,6 +307,7 @@ def _entity_events(table: str, kind: str) -> Query:
                 correlation_id=ident,
                 limit=_limit(request),
                 cursor=_text(request, "cursor"),
+                **_event_filters(request),
             )
         return await queries.list_events(
             conn,
@@ -279,9 +315,25 @@ def _entity_events(table: str, kind: str) -> Query:
             aggregate_id=ident,
             limit=_limit(request),
             cursor=_text(request, "cursor"),
+            **_event_filters(request),
         )
 
     return query
+
+
+def _event_filters(request: web.Request) -> dict[str, Any]:
+    """The audit filters every event listing takes (docs/history.md)."""
+    order = request.query.get("order") or "asc"
+    if order not in ("asc", "desc"):
+        raise problems.invalid_param(f"order must be asc or desc, not {order!r}")
+    return {
+        "types": [t for t in request.query.get("type", "").split(",") if t],
+        "actor": _text(request, "actor"),
+        "q": _text(request, "q"),
+        "since": history_api.point(request, "since"),
+        "until": history_api.point(request, "until"),
+        "desc": order == "desc",
+    }
 
 
 async def _list_events(request: web.Request, conn: psycopg.AsyncConnection[Any]) -> Any:
@@ -289,9 +341,11 @@ async def _list_events(request: web.Request, conn: psycopg.AsyncConnection[Any])
         conn,
         kind=_text(request, "kind"),
         aggregate_id=_text(request, "aggregate_id"),
+        correlation_id=_text(request, "correlation_id"),
         after_seq=_int(request, "after_seq", 0, 0, 2**63 - 1),
         limit=_limit(request),
         cursor=_text(request, "cursor"),
+        **_event_filters(request),
     )
 
 
@@ -313,14 +367,31 @@ async def _search(request: web.Request, conn: psycopg.AsyncConnection[Any]) -> A
 async def _changes(request: web.Request) -> web.StreamResponse:
     app = request.app
     since = _int(request, "since", -1, 0, 2**63 - 1) if request.query.get("since") else None
-    ws = web.WebSocketResponse(heartbeat=30.0)
-    await ws.prepare(request)
+    if len(app[SOCKETS]) >= app[SETTINGS].ws_max_clients:
+        # a flood of connections must not take every pooled connection and the memory
+        # of their queues; the dashboard reconnects with backoff (docs/reliability.md)
+        busy = problems.Problem(
+            503,
+            "too-many-connections",
+            "Too many live-change connections",
+            f"this server holds at most {app[SETTINGS].ws_max_clients}; retry later",
+        )
+        busy.headers["Retry-After"] = "5"
+        raise busy
+    # lq.v1: answered to browsers that pass their token as a subprotocol (docs/api.md)
+    ws = web.WebSocketResponse(heartbeat=30.0, protocols=("lq.v1",))
+    app[SOCKETS].add(ws)  # counted from before the handshake, so a burst cannot overshoot
+    try:
+        await ws.prepare(request)
+    except BaseException:
+        app[SOCKETS].discard(ws)
+        raise
     hub = app[HUB]
     queue = hub.subscribe()
-    app[SOCKETS].add(ws)
     pump: asyncio.Task[None] | None = None
     try:
-        await _refresh(app)  # the listener may not have started (or may be reconnecting)
+        if not hub.listening:  # the listener may not have started (or may be reconnecting)
+            await _refresh(app)
         seq = hub.seq
         await ws.send_str(_hello(seq))
         if since is not None and since < seq:

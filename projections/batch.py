@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import msgspec
 
 from events.codec import StoredEvent
-from projections import hosts, tables, tasks, vms
+from projections import hosts, security, tables, tasks, vms
 from projections.schema import APPLY_LOCK_HERE, CHECKPOINT, Conn
 from projections.tables import Batch, Change
 
@@ -89,6 +89,15 @@ async def fold(conn: Conn, events: Sequence[StoredEvent]) -> Batch:
     b.hosts = await tables.load(conn, "hosts", host_ids)
     b.tasks = await tables.load(conn, "tasks", task_ids)
     b.reservations = await tables.load_reservations(conn, pairs)
+    fold_events(b, events)
+    return b
+
+
+def fold_events(b: Batch, events: Sequence[StoredEvent]) -> None:
+    """Fold ``events`` (stream order, whole messages) into the rows already in ``b``.
+
+    Pure: the projector calls it on rows loaded from the read model, the time-travel
+    queries (``projections.history``) on rows folded from nothing."""
     queued: list[str] = []
     message = -1
     for se in events:
@@ -104,7 +113,6 @@ async def fold(conn: Conn, events: Sequence[StoredEvent]) -> Batch:
         if se.envelope.type == "task.queued":
             queued.append(se.envelope.event.task_id)  # type: ignore[union-attr]
     tasks.fill_target_names(b, queued)
-    return b
 
 
 async def apply_batch(
@@ -144,7 +152,7 @@ async def apply_batch(
             " ON CONFLICT (name) DO UPDATE SET seq = EXCLUDED.seq",
             [CHECKPOINT, last],
         )
-        changes = batch.changes()
+        changes = batch.changes() + await security.apply(conn, fresh)
         if notify:
             await conn.execute("SELECT pg_notify(%s, %s)", [CHANNEL, notify_payload(last, changes)])
     return changes

@@ -19,7 +19,7 @@ from typing import Any
 import msgspec
 import psycopg
 
-from projections import queries, schema
+from projections import pg, queries, schema
 from projections.batch import CHANNEL
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ async def listen(hub: Hub, database_url: str, db_schema: str) -> None:
     first = True
     while True:
         try:
-            async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+            async with await pg.connect(database_url, autocommit=True) as conn:
                 await conn.execute(f"LISTEN {CHANNEL}")
                 await schema.use_schema(conn, db_schema)
                 try:

@@ -63,6 +63,7 @@ HOST_SORTS = _sorts(
 )
 TASK_SORT = Sort("-created_at", (("created_at", "timestamptz"), ("id", "text")), desc=True)
 EVENT_SORT = Sort("seq", (("seq", "bigint"), ("index", "int")))
+EVENT_SORT_DESC = Sort("-seq", (("seq", "bigint"), ("index", "int")), desc=True)
 
 
 class BadCursor(ValueError):
@@ -116,8 +117,13 @@ async def page(
     limit: int,
     cursor: str | None,
     count: bool = True,
+    scan: bool = False,
 ) -> Row:
-    """One page of ``table``: ``{"items", "next_cursor", "total"}``."""
+    """One page of ``table``: ``{"items", "next_cursor", "total"}``.
+
+    ``scan`` says the filter cannot use an index (a substring search): the total is then
+    counted by the same statement (``count(*) OVER ()`` over the filtered rows, before
+    the cursor applies) instead of a second scan of the table."""
     cond, args = list(where), list(params)
     if cursor:
         values = decode_cursor(sort, cursor)
@@ -125,9 +131,25 @@ async def page(
         marks = ", ".join(f"%s::{t}" for _, t in sort.columns)
         cond.append(f"({cols}) {'<' if sort.desc else '>'} ({marks})")
         args.extend(values)
-    clause = f" WHERE {' AND '.join(cond)}" if cond else ""
     direction = " DESC" if sort.desc else ""
     order = ", ".join(c + direction for c, _ in sort.columns)
+    if count and scan:
+        base = f" WHERE {' AND '.join(where)}" if where else ""
+        after = f" WHERE {' AND '.join(cond[len(where) :])}" if len(cond) > len(where) else ""
+        rows = await _rows(
+            conn,
+            f"SELECT * FROM (SELECT *, count(*) OVER () AS _total FROM {table}{base}) m"
+            f"{after} ORDER BY {order} LIMIT %s",
+            [*args, limit + 1],
+        )
+        total = int(rows[0]["_total"]) if rows else 0
+        if not rows and cursor:  # past the last row: count without the cursor
+            total = int(await _scalar(conn, f"SELECT count(*) FROM {table}{base}", params))
+        for r in rows:
+            del r["_total"]
+        next_cursor = encode_cursor(sort, rows[limit - 1]) if len(rows) > limit else None
+        return {"items": rows[:limit], "next_cursor": next_cursor, "total": total}
+    clause = f" WHERE {' AND '.join(cond)}" if cond else ""
     rows = await _rows(
         conn, f"SELECT * FROM {table}{clause} ORDER BY {order} LIMIT %s", [*args, limit + 1]
     )
@@ -163,7 +185,14 @@ async def list_vms(
         where.append("(name ILIKE %s OR id ILIKE %s)")
         params += [like(q), like(q)]
     return await page(
-        conn, "vms", where=where, params=params, sort=sort, limit=limit, cursor=cursor
+        conn,
+        "vms",
+        where=where,
+        params=params,
+        sort=sort,
+        limit=limit,
+        cursor=cursor,
+        scan=bool(q),
     )
 
 
@@ -213,8 +242,17 @@ async def list_events(
     after_seq: int = 0,
     limit: int,
     cursor: str | None,
+    types: list[str] | None = None,
+    actor: str | None = None,
+    q: str | None = None,
+    since: Any = None,
+    until: Any = None,
+    desc: bool = False,
 ) -> Row:
-    """The audit log, oldest first: all of it, one aggregate's, or one task's."""
+    """The audit log, oldest first (``desc``: newest first): all of it, one aggregate's, or
+    one task's; ``types`` are exact types or prefixes ending in ``.`` (``vm.``), ``actor``
+    is exact, ``q`` a substring of the aggregate id, actor or type; ``since``/``until`` are
+    ``projections.history.Point`` bounds (a sequence or a time, inclusive)."""
     where: list[str] = []
     params: list[Any] = []
     if kind:
@@ -229,8 +267,25 @@ async def list_events(
     if after_seq:
         where.append("seq > %s")
         params.append(after_seq)
+    if types:
+        exact = [t for t in types if not t.endswith(".")]
+        prefixes = [like(t)[1:] for t in types if t.endswith(".")]  # "vm." → "vm.%"
+        where.append("(type = ANY(%s) OR type LIKE ANY(%s))")
+        params += [exact, prefixes]
+    if actor:
+        where.append("actor = %s")
+        params.append(actor)
+    if q:
+        where.append("(aggregate_id ILIKE %s OR actor ILIKE %s OR type ILIKE %s)")
+        params += [like(q)] * 3
+    for bound, op in ((since, ">="), (until, "<=")):
+        if bound is not None:
+            by_seq = bound.seq is not None
+            where.append(f"{'seq' if by_seq else 'occurred_at'} {op} %s")
+            params.append(bound.seq if by_seq else bound.time)
+    sort = EVENT_SORT_DESC if desc else EVENT_SORT
     return await page(
-        conn, "events", where=where, params=params, sort=EVENT_SORT, limit=limit, cursor=cursor
+        conn, "events", where=where, params=params, sort=sort, limit=limit, cursor=cursor
     )
 
 

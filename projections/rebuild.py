@@ -22,6 +22,7 @@ from typing import Any
 
 import psycopg
 
+from events import tls
 from events.bus import Bus
 from events.codec import StoredEvent
 from events.settings import Settings
@@ -43,7 +44,9 @@ TABLES: dict[str, tuple[str, ...]] = {
 
 async def rebuild(settings: Settings) -> int:
     """Rebuild ``settings.db_schema`` from the whole stream; the number of events applied."""
-    bus = await Bus.connect(settings.nats_url, name="projections-rebuild")
+    bus = await Bus.connect(
+        settings.nats_url, name="projections-rebuild", tls=tls.nats_client_context(settings)
+    )
     try:
         async with await psycopg.AsyncConnection.connect(settings.database_url) as conn:
             return await rebuild_with(bus.store, conn, settings.db_schema, settings.projector_batch)

@@ -16,7 +16,7 @@ import msgspec
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from events.codec import StoredEvent
+from events.codec import StoredEvent, event_data
 from projections.schema import Conn
 
 Row = dict[str, Any]
@@ -89,8 +89,10 @@ EVENT_COLUMNS = (
     "causation_id",
     "traceparent",
     "data",
+    "changes",
+    "hash",
 )
-_JSONB = frozenset({"labels", "data"})
+_JSONB = frozenset({"labels", "data", "changes"})
 
 
 class Change(msgspec.Struct, frozen=True):
@@ -231,6 +233,8 @@ async def append_audit(conn: Conn, events: list[StoredEvent]) -> None:
                     env.correlation_id,
                     env.causation_id,
                     env.traceparent,
-                    enc.encode(env.event).decode(),
+                    enc.encode(event_data(env)).decode(),
+                    None if env.changes is None else enc.encode(env.changes).decode(),
+                    env.hash,
                 )
             )

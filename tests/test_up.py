@@ -24,11 +24,16 @@ from lq.embedded import free_port
 pytestmark = pytest.mark.timeout(240)
 
 
+TOKEN: dict[str, str] = {}
+"""The bearer token of the signed-in admin (set by ``_login``)."""
+
+
 def _call(method: str, url: str, body: Any = None) -> tuple[int, Any]:
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(
-        url, data=data, method=method, headers={"Content-Type": "application/json"}
-    )
+    headers = {"Content-Type": "application/json"}
+    if TOKEN.get("access"):
+        headers["Authorization"] = f"Bearer {TOKEN['access']}"
+    req = urllib.request.Request(url, data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:
             return resp.status, json.loads(resp.read() or b"null")
@@ -90,12 +95,29 @@ def _wait_state(base: str, vm_id: str, state: str, min_seq: int = 0) -> dict[str
     raise AssertionError(f"vm {vm_id} never became {state}: {vm}")
 
 
+def _login(base: str, data_dir: Path) -> None:
+    """Sign in as admin with the password ``lq up`` generated on first start (mode 0600)."""
+    path = data_dir / "admin-password"
+    assert path.stat().st_mode & 0o777 == 0o600
+    TOKEN.clear()
+    status, body = _call(
+        "POST",
+        f"{base}/api/v1/auth/login",
+        {"username": "admin", "password": path.read_text().strip()},
+    )
+    assert status == 200, body
+    TOKEN["access"] = body["access_token"]
+
+
 def test_up_runs_resumes_and_stops(tmp_path: Path) -> None:
     port = free_port()
     up = Up(tmp_path / "lq", port, hosts=3)
     try:
         line = up.wait_ready()
         assert f"http://127.0.0.1:{port}/" in line
+        TOKEN.clear()
+        assert _call("GET", f"{up.base}/api/v1/hosts")[0] == 401
+        _login(up.base, tmp_path / "lq")
         status, hosts = _call("GET", f"{up.base}/api/v1/hosts")
         assert status == 200 and len(hosts["items"]) == 3
         assert len({(h["cpus"], h["memory_mib"]) for h in hosts["items"]}) == 3
@@ -115,6 +137,7 @@ def test_up_runs_resumes_and_stops(tmp_path: Path) -> None:
     again = Up(tmp_path / "lq", port, hosts=3)
     try:
         again.wait_ready()
+        _login(again.base, tmp_path / "lq")  # the same admin password after a restart
         status, hosts = _call("GET", f"{again.base}/api/v1/hosts")
         assert len(hosts["items"]) == 3, "hosts re-enrol under their old identity"
         status, same = _call("GET", f"{again.base}/api/v1/vms/{vm['id']}")

@@ -11,8 +11,9 @@ from aiohttp import web
 
 from controlplane.handlers import Handler
 from controlplane.repository import Repository
-from events import problems
+from events import problems, tracing
 from events.base import Meta, new_id, utcnow
+from events.permissions import caller
 
 T = TypeVar("T")
 
@@ -29,8 +30,9 @@ COMMANDS: web.AppKey[Commands] = web.AppKey("lq_commands", Commands)
 
 
 def actor_of(request: web.Request) -> str:
-    """Who is asking. Until authentication lands every caller is the local operator."""
-    return "user:local"
+    """Who is asking: the principal the auth middleware found (``user:<name>``)."""
+    found = caller()
+    return found.actor if found is not None else "anonymous"
 
 
 def meta_for(request: web.Request, task_id: str) -> Meta:
@@ -39,7 +41,7 @@ def meta_for(request: web.Request, task_id: str) -> Meta:
         occurred_at=utcnow(),
         correlation_id=task_id,
         causation_id=request.headers.get("X-Request-Id") or new_id(),
-        traceparent=request.headers.get("traceparent"),
+        traceparent=tracing.traceparent() or request.headers.get("traceparent"),
     )
 
 

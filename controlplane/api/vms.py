@@ -25,6 +25,7 @@ from controlplane.domain.errors import (
 from controlplane.handlers import TooMuchContention
 from events import problems
 from events.base import new_id
+from events.permissions import VM_CREATE, VM_DELETE, VM_POWER, requires
 
 Name = Annotated[
     str,
@@ -82,6 +83,7 @@ def _map_domain_error(exc: Exception, vm_id: str) -> problems.Problem:
 
 
 @routes.post("/api/v1/vms")
+@requires(VM_CREATE)
 async def create_vm(request: web.Request) -> web.Response:
     body = await decode_body(request, CreateVmBody)
     cmds = request.app[COMMANDS]
@@ -134,6 +136,7 @@ async def _command(request: web.Request, vm_id: str, command_of: Any) -> web.Res
 
 
 @routes.post("/api/v1/vms/{vm_id}/actions/{verb}")
+@requires(VM_POWER)
 async def vm_action(request: web.Request) -> web.Response:
     vm_id = request.match_info["vm_id"]
     verb = request.match_info["verb"]
@@ -158,6 +161,7 @@ class _NoBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 @routes.delete("/api/v1/vms/{vm_id}")
+@requires(VM_DELETE)
 async def delete_vm(request: web.Request) -> web.Response:
     vm_id = request.match_info["vm_id"]
     return await _command(request, vm_id, lambda t, k: vd.Delete(task_id=t, idempotency_key=k))

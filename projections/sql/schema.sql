@@ -107,6 +107,8 @@ CREATE TABLE IF NOT EXISTS {schema}.events (
     causation_id   text,
     traceparent    text,
     data           jsonb NOT NULL,
+    changes        jsonb,
+    hash           text,
     PRIMARY KEY (seq, index)
 );
 CREATE INDEX IF NOT EXISTS events_aggregate_idx
@@ -114,5 +116,46 @@ CREATE INDEX IF NOT EXISTS events_aggregate_idx
 CREATE INDEX IF NOT EXISTS events_kind_idx ON {schema}.events (aggregate_kind, seq, index);
 CREATE INDEX IF NOT EXISTS events_correlation_idx
     ON {schema}.events (correlation_id, seq, index) WHERE correlation_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS events_type_idx ON {schema}.events (type, seq, index);
+CREATE INDEX IF NOT EXISTS events_actor_idx ON {schema}.events (actor, seq, index);
+CREATE INDEX IF NOT EXISTS events_occurred_idx ON {schema}.events (occurred_at, seq);
+
+-- Settings → Security (projections/security.py). No secrets: the events carry none.
+CREATE TABLE IF NOT EXISTS {schema}.users (
+    id                  text PRIMARY KEY,
+    username            text NOT NULL,
+    display_name        text NOT NULL DEFAULT '',
+    state               text NOT NULL,
+    bindings            jsonb NOT NULL DEFAULT '[]',
+    password_changed_at timestamptz,
+    last_login_at       timestamptz,
+    created_at          timestamptz NOT NULL,
+    updated_at          timestamptz NOT NULL,
+    seq                 bigint NOT NULL
+);
+CREATE INDEX IF NOT EXISTS users_name_idx ON {schema}.users (username, id);
+
+CREATE TABLE IF NOT EXISTS {schema}.roles (
+    name        text PRIMARY KEY,
+    description text NOT NULL DEFAULT '',
+    permissions jsonb NOT NULL DEFAULT '[]',
+    deleted     boolean NOT NULL DEFAULT false,
+    created_at  timestamptz NOT NULL,
+    updated_at  timestamptz NOT NULL,
+    seq         bigint NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS {schema}.api_tokens (
+    id         text PRIMARY KEY,
+    user_id    text NOT NULL,
+    name       text NOT NULL,
+    scopes     jsonb NOT NULL DEFAULT '[]',
+    expires_at timestamptz NOT NULL,
+    revoked_at timestamptz,
+    created_at timestamptz NOT NULL,
+    updated_at timestamptz NOT NULL,
+    seq        bigint NOT NULL
+);
+CREATE INDEX IF NOT EXISTS api_tokens_user_idx ON {schema}.api_tokens (user_id, created_at DESC);
 
 {trgm}

@@ -163,3 +163,29 @@ async def test_journal_is_bounded_and_tolerates_garbage(tmp_path: Path) -> None:
 
     path.write_text("{not json")
     assert len(OrderJournal(path)) == 0
+
+
+async def test_host_state_is_saved_before_the_answer_is_journalled(
+    hypervisor: Hypervisor, tmp_path: Path
+) -> None:
+    """An agent SIGKILLed between journalling an answer and saving its simulated host
+    would, once restarted, answer the redelivered order "done" from the journal for a
+    domain its host no longer has. The executor saves first, then journals."""
+    from agent import simhost
+    from agent.persist import NodeFileKeeper
+
+    found = NodeFileKeeper.for_hypervisor(hypervisor)
+    assert found is not None
+    keeper: NodeFileKeeper = found
+    vm_id = new_vm_id()
+
+    class CheckingJournal(OrderJournal):
+        async def record(self, outcome: Outcome) -> None:
+            saved = simhost.saved_domains(keeper.path)
+            assert any(vm_id in d.xml for d in saved), "journalled before the host was saved"
+            await super().record(outcome)
+
+    executor = OrderExecutor(
+        hypervisor, CheckingJournal(tmp_path / "orders.json"), persist=keeper.save
+    )
+    assert done(await executor.execute(order(define(vm_id, start=True)))).state == "running"

@@ -17,8 +17,9 @@ import pytest
 
 from agent import simhost
 from agent.hypervisor import Hypervisor
-from agent.service import Agent, cancel_and_wait
+from agent.service import Agent
 from events import subjects
+from events.aio import cancel_and_wait
 from events.base import new_id, utcnow
 from events.bus import Bus, Subscription
 from events.codec import encode

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import jwt
 import pytest
 from aiohttp import web
 
@@ -25,9 +26,10 @@ from events import settings as settings_mod
 from events.settings import Settings
 from lq.embedded import free_port
 from lq.web import build_app
-from projections import runner
+from projections import metrics_runner, runner
 
 TERMINAL = {"succeeded", "failed", "cancelled"}
+ADMIN_PASSWORD = "integration-admin-pw"
 
 
 @dataclass
@@ -39,6 +41,32 @@ class Stack:
     agent_stops: dict[str, asyncio.Event] = field(default_factory=dict)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     hosts_dir: Path = Path()
+    token: str = ""
+
+    async def login(self, username: str, password: str) -> dict[str, Any]:
+        """Sign in (tests of authentication use this; ``make_stack`` signs in as admin)."""
+        async with (
+            aiohttp.ClientSession() as anon,
+            anon.post(
+                self.base + "/api/v1/auth/login", json={"username": username, "password": password}
+            ) as resp,
+        ):
+            body = await resp.json(content_type=None)
+            assert resp.status == 200, (resp.status, body)
+            return dict(body)
+
+    async def settle_login(self) -> None:
+        """Wait until the sign-in's session event is in the read model and the controlplane's
+        stream position, so tests that compare ``/ready`` positions start from rest."""
+        sid = jwt.decode(self.token, options={"verify_signature": False})["sid"]
+        for _ in range(200):
+            found = await self.get(f"/api/v1/events?kind=session&aggregate_id={sid}")
+            if found["items"]:
+                seq = found["items"][-1]["seq"]
+                if (await self.get("/ready"))["checks"]["stream_seq"] >= seq:
+                    return
+            await asyncio.sleep(0.05)
+        raise AssertionError("the admin's sign-in never reached the read model")
 
     async def request(self, method: str, path: str, **kw: Any) -> tuple[int, Any, str]:
         async with self.http.request(method, self.base + path, **kw) as resp:
@@ -124,6 +152,7 @@ async def make_stack(nats_url: str, pg_url: str, tmp_path: Path) -> AsyncIterato
                 "heartbeat_interval_s": 0.5,
                 "heartbeat_timeout_s": 4.0,
                 "order_timeout_s": 15.0,
+                "admin_password": ADMIN_PASSWORD,
                 **overrides,
             },
             env={},
@@ -139,7 +168,15 @@ async def make_stack(nats_url: str, pg_url: str, tmp_path: Path) -> AsyncIterato
             hosts_dir=tmp_path / "hosts",
         )
         stack.tasks.append(asyncio.create_task(runner.run(settings, stop), name="projector"))
+        stack.tasks.append(
+            asyncio.create_task(metrics_runner.run(settings, stop), name="metrics-projector")
+        )
         stacks.append((stack, runner_, stop))
+        # every request of the stack carries the admin's bearer token
+        stack.token = (await stack.login("admin", settings.admin_password))["access_token"]
+        await stack.http.close()
+        stack.http = aiohttp.ClientSession(headers={"Authorization": f"Bearer {stack.token}"})
+        await stack.settle_login()
         for i, (cpus, mem) in enumerate(hosts or []):
             await stack.add_host(f"sim-{i + 1}", cpus, mem)
         if hosts:

@@ -81,7 +81,7 @@ async def test_create_start_stop_delete(make_stack: StackFactory) -> None:
     seqs = [(e["seq"], e["index"]) for e in history]
     assert seqs == sorted(seqs)
     first = history[0]
-    assert first["type"] == "vm.created" and first["actor"] == "user:local"
+    assert first["type"] == "vm.created" and first["actor"] == "user:admin"
     assert first["correlation_id"] == task_id
     assert all(e["causation_id"] for e in history)
     placed = next(e for e in history if e["type"] == "vm.placed")

@@ -271,6 +271,8 @@ async def test_event_listings(http: Client) -> None:
         "causation_id",
         "traceparent",
         "data",
+        "changes",
+        "hash",
     }
     assert e["data"]["type"] == e["type"]
 

@@ -155,7 +155,8 @@ async def test_rebuild_while_projecting_loses_and_doubles_nothing(
     await writer.enrol("h1")
     async with projecting(settings):
         for i in range(10):
-            await writer.vm_lifecycle("h1", f"before-{i}")
+            seq = await writer.vm_lifecycle("h1", f"before-{i}")
+        await wait_checkpoint(settings, seq)  # the projector is up and has its schema
 
         async def keep_writing() -> int:
             seq = 0

@@ -1,6 +1,7 @@
-import { lazy } from 'react'
+import { lazy, Suspense } from 'react'
 import { BrowserRouter, Route, Routes } from 'react-router'
 import { Layout } from './components/layout/Layout'
+import { RequireAuth } from './components/layout/RequireAuth'
 
 const Dashboard = lazy(() => import('./pages/Dashboard'))
 const VmList = lazy(() => import('./pages/VmList'))
@@ -8,18 +9,41 @@ const VmDetail = lazy(() => import('./pages/VmDetail'))
 const HostList = lazy(() => import('./pages/HostList'))
 const HostDetail = lazy(() => import('./pages/HostDetail'))
 const TaskDetail = lazy(() => import('./pages/TaskDetail'))
+const Monitoring = lazy(() => import('./pages/Monitoring'))
+const Alerts = lazy(() => import('./pages/Alerts'))
 const NotFound = lazy(() => import('./pages/NotFound'))
+const Login = lazy(() => import('./pages/Login'))
+const Settings = lazy(() => import('./pages/Settings'))
+const Audit = lazy(() => import('./pages/Audit'))
 
 export function AppRoutes() {
   return (
     <Routes>
-      <Route element={<Layout />}>
+      <Route
+        path="login"
+        element={
+          <Suspense fallback={null}>
+            <Login />
+          </Suspense>
+        }
+      />
+      <Route
+        element={
+          <RequireAuth>
+            <Layout />
+          </RequireAuth>
+        }
+      >
         <Route index element={<Dashboard />} />
         <Route path="vms" element={<VmList />} />
         <Route path="vms/:id" element={<VmDetail />} />
         <Route path="hosts" element={<HostList />} />
         <Route path="hosts/:id" element={<HostDetail />} />
         <Route path="tasks/:id" element={<TaskDetail />} />
+        <Route path="monitoring" element={<Monitoring />} />
+        <Route path="alerts" element={<Alerts />} />
+        <Route path="settings" element={<Settings />} />
+        <Route path="audit" element={<Audit />} />
         <Route path="*" element={<NotFound />} />
       </Route>
     </Routes>

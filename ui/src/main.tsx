@@ -3,11 +3,10 @@ import { createRoot } from 'react-dom/client'
 import { QueryClientProvider } from '@tanstack/react-query'
 import { App } from './App'
 import { createQueryClient } from './lib/queryClient'
-import { startLiveUpdates } from './lib/live'
 import './index.css'
 
+// Live updates start once signed in (components/layout/RequireAuth.tsx).
 const queryClient = createQueryClient()
-startLiveUpdates(queryClient)
 
 createRoot(document.getElementById('root')!).render(
   <StrictMode>

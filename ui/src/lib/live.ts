@@ -4,6 +4,7 @@
  */
 import type { QueryClient } from '@tanstack/react-query'
 import { api } from './api/client'
+import { accessToken, currentToken } from './auth'
 import { ChangesClient, changesUrl, type Change, type WebSocketLike } from './changes'
 import { keysForChanges, type QueryKey } from './queryKeys'
 import { useConnection } from '../stores/ui'
@@ -39,7 +40,16 @@ export function startLiveUpdates(queryClient: QueryClient): () => void {
       useConnection.getState().set({ since })
       return changesUrl(window.location, since)
     },
-    createSocket: (url) => new WebSocket(url) as unknown as WebSocketLike,
+    // Browsers cannot set headers on a WebSocket: the token rides as a subprotocol, and the
+    // server answers with `lq.v1` (docs/api.md "Live changes").
+    createSocket: (url) => {
+      // An idle dashboard makes no API calls: refresh here (async) so that a reconnect
+      // after the access token expired finds a fresh one on its next attempt.
+      void accessToken()
+      const token = currentToken()
+      const protocols = token ? ['lq.v1', `bearer.${token}`] : undefined
+      return new WebSocket(url, protocols) as unknown as WebSocketLike
+    },
     handlers: {
       onChanges: (changes: Change[]) => {
         for (const key of keysForChanges(changes)) pending.set(JSON.stringify(key), key)

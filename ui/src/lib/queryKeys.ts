@@ -51,6 +51,7 @@ export function keysForChanges(changes: { kind: string; id: string }[]): QueryKe
     }
   }
   if (changes.length) {
+    add(['events']) // the audit log (/audit)
     add(qk.stats())
     add(qk.search())
     add(qk.tasks())

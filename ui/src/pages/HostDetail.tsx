@@ -1,19 +1,20 @@
 import { useState } from 'react'
 import { Link, useParams } from 'react-router'
 import { ChevronRight, Server } from 'lucide-react'
-import { useHost, useHostEvents } from '../lib/api/hooks'
+import { useHost } from '../lib/api/hooks'
 import { Card, Field, PageHeader } from '../components/ui/Card'
 import { StateBadge } from '../components/ui/StateBadge'
 import { ErrorState, Spinner } from '../components/ui/Feedback'
 import { Tabs } from '../components/ui/Tabs'
 import { UsageBar } from '../components/ui/UsageBar'
-import { EventTable } from '../components/events/EventTable'
+import { EntityHistory } from '../components/history/EntityHistory'
+import { MonitoringPanel } from '../components/metrics/MonitoringPanel'
 import { VmBrowser, DEFAULT_FILTERS, type VmFilters } from '../components/vm/VmBrowser'
 import { cpuCapacity, memCapacity } from '../components/host/HostTable'
 import { formatDateTime, formatMiB, timeAgo } from '../lib/format'
 import type { Host } from '../lib/api/types'
 
-type Tab = 'summary' | 'vms' | 'events'
+type Tab = 'summary' | 'vms' | 'monitoring' | 'events'
 
 export default function HostDetail() {
   const { id = '' } = useParams()
@@ -38,6 +39,7 @@ export default function HostDetail() {
         tabs={[
           { key: 'summary', label: 'Summary' },
           { key: 'vms', label: 'VMs', count: h.vm_count },
+          { key: 'monitoring', label: 'Monitoring' },
           { key: 'events', label: 'Events' },
         ]}
         value={tab}
@@ -46,7 +48,8 @@ export default function HostDetail() {
       />
       {tab === 'summary' && <Summary host={h} />}
       {tab === 'vms' && <HostVms host={h} />}
-      {tab === 'events' && <Events id={h.id} />}
+      {tab === 'monitoring' && <MonitoringPanel entity="hosts" id={h.id} />}
+      {tab === 'events' && <EntityHistory kind="host" id={h.id} current={{ ...h }} />}
     </>
   )
 }
@@ -121,11 +124,3 @@ function HostVms({ host }: { host: Host }) {
   return <VmBrowser filters={{ ...filters, host_id: host.id }} onFilters={setFilters} fixedHost height="calc(100vh - 420px)" emptyHint="No VMs are placed on this host." />
 }
 
-function Events({ id }: { id: string }) {
-  const q = useHostEvents(id)
-  return (
-    <Card bodyClassName="p-2">
-      <EventTable query={q} />
-    </Card>
-  )
-}

@@ -1,18 +1,19 @@
 import { useState } from 'react'
 import { Link, useParams } from 'react-router'
 import { AlertTriangle, ChevronRight, Monitor } from 'lucide-react'
-import { useTask, useVm, useVmEvents } from '../lib/api/hooks'
+import { useTask, useVm } from '../lib/api/hooks'
 import { Card, Field, PageHeader } from '../components/ui/Card'
 import { StateBadge } from '../components/ui/StateBadge'
 import { ErrorState, Spinner } from '../components/ui/Feedback'
 import { Tabs } from '../components/ui/Tabs'
-import { EventTable } from '../components/events/EventTable'
+import { EntityHistory } from '../components/history/EntityHistory'
 import { VmActionBar } from '../components/vm/VmActionBar'
+import { MonitoringPanel } from '../components/metrics/MonitoringPanel'
 import { TaskProgress } from '../components/tasks/TaskRow'
 import { formatDateTime, formatMiB, operationLabel, timeAgo } from '../lib/format'
 import type { Vm } from '../lib/api/types'
 
-type Tab = 'summary' | 'events'
+type Tab = 'summary' | 'monitoring' | 'events'
 
 export default function VmDetail() {
   const { id = '' } = useParams()
@@ -42,13 +43,16 @@ export default function VmDetail() {
       <Tabs<Tab>
         tabs={[
           { key: 'summary', label: 'Summary' },
+          { key: 'monitoring', label: 'Monitoring' },
           { key: 'events', label: 'Events' },
         ]}
         value={tab}
         onChange={setTab}
         className="mb-4"
       />
-      {tab === 'summary' ? <Summary vm={v} /> : <Events id={v.id} />}
+      {tab === 'summary' && <Summary vm={v} />}
+      {tab === 'monitoring' && <MonitoringPanel entity="vms" id={v.id} />}
+      {tab === 'events' && <EntityHistory kind="vm" id={v.id} current={{ ...v }} />}
     </>
   )
 }
@@ -146,11 +150,3 @@ function LastTask({ taskId }: { taskId: string | null }) {
   )
 }
 
-function Events({ id }: { id: string }) {
-  const q = useVmEvents(id)
-  return (
-    <Card bodyClassName="p-2">
-      <EventTable query={q} />
-    </Card>
-  )
-}

@@ -6,8 +6,10 @@ import { Button } from '../components/ui/Button'
 import { VmBrowser, DEFAULT_FILTERS, type VmFilters } from '../components/vm/VmBrowser'
 import { NewVmDialog } from '../components/vm/NewVmDialog'
 import { useStats } from '../lib/api/hooks'
+import { useCan } from '../lib/api/security'
 
 export default function VmList() {
+  const canCreate = useCan('vm.create')
   const [sp, setSp] = useSearchParams()
   const [creating, setCreating] = useState(false)
   const stats = useStats()
@@ -43,9 +45,11 @@ export default function VmList() {
           )
         }
         actions={
-          <Button variant="primary" icon={<Plus className="size-4" />} onClick={() => setCreating(true)}>
-            New VM
-          </Button>
+          canCreate && (
+            <Button variant="primary" icon={<Plus className="size-4" />} onClick={() => setCreating(true)}>
+              New VM
+            </Button>
+          )
         }
       />
       <VmBrowser

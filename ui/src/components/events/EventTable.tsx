@@ -6,6 +6,7 @@ import type { LqEvent, Page } from '../../lib/api/types'
 import { Button } from '../ui/Button'
 import { EmptyState, ErrorState, Spinner } from '../ui/Feedback'
 import { cn, formatDateTime, shortId } from '../../lib/format'
+import { ChangesView, changesSummary } from './ChangesView'
 
 function eventTone(type: string): string {
   if (/failed|error|down|deleted/.test(type)) return 'text-bad'
@@ -98,14 +99,17 @@ export function EventTable({ query, showAggregate }: { query: UseInfiniteQueryRe
                       <span className="text-subtle">—</span>
                     )}
                   </td>
-                  <td className="max-w-96 truncate py-2 pr-3 font-mono text-xs text-subtle">{dataSummary(e.data)}</td>
+                  <td className="max-w-96 truncate py-2 pr-3 font-mono text-xs text-subtle" title={changesSummary(e.changes, 20) || undefined}>
+                    {changesSummary(e.changes) || dataSummary(e.data)}
+                  </td>
                 </tr>
                 {isOpen && (
                   <tr className="border-b border-border/50 bg-surface-2/40">
                     <td />
                     <td colSpan={showAggregate ? 7 : 6} className="py-2 pr-3">
+                      <ChangesView changes={e.changes} className="mb-2" />
                       <pre className="overflow-x-auto rounded-md bg-bg p-3 font-mono text-xs text-muted">
-                        {JSON.stringify({ data: e.data, event_id: e.event_id, causation_id: e.causation_id, schema_version: e.schema_version, traceparent: e.traceparent }, null, 2)}
+                        {JSON.stringify({ data: e.data, event_id: e.event_id, causation_id: e.causation_id, schema_version: e.schema_version, traceparent: e.traceparent, hash: e.hash }, null, 2)}
                       </pre>
                     </td>
                   </tr>

@@ -3,6 +3,7 @@ import { useTasks } from '../../lib/api/hooks'
 import { useUi } from '../../stores/ui'
 import { SearchBox } from './SearchBox'
 import { ConnectionIndicator } from './ConnectionIndicator'
+import { UserMenu } from './UserMenu'
 import { cn } from '../../lib/format'
 
 export function Header() {
@@ -35,6 +36,7 @@ export function Header() {
         >
           {theme === 'dark' ? <Sun className="size-4" /> : <Moon className="size-4" />}
         </button>
+        <UserMenu />
       </div>
     </header>
   )

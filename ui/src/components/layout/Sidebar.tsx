@@ -1,6 +1,6 @@
 import { useState } from 'react'
 import { Link, NavLink, useLocation } from 'react-router'
-import { ChevronRight, LayoutDashboard, Loader2, Monitor, PanelLeftClose, PanelLeftOpen, Server } from 'lucide-react'
+import { Activity, BellRing, ChevronRight, LayoutDashboard, Loader2, Monitor, PanelLeftClose, PanelLeftOpen, ScrollText, Server } from 'lucide-react'
 import { useHosts, useVms } from '../../lib/api/hooks'
 import { useUi } from '../../stores/ui'
 import { StateDot } from '../ui/StateBadge'
@@ -13,6 +13,9 @@ const NAV = [
   { to: '/', label: 'Dashboard', icon: LayoutDashboard, end: true },
   { to: '/vms', label: 'Virtual Machines', icon: Monitor, end: false },
   { to: '/hosts', label: 'Hosts', icon: Server, end: false },
+  { to: '/monitoring', label: 'Monitoring', icon: Activity, end: false },
+  { to: '/alerts', label: 'Alerts', icon: BellRing, end: false },
+  { to: '/audit', label: 'Audit log', icon: ScrollText, end: false },
 ]
 
 export function Sidebar() {

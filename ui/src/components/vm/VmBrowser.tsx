@@ -8,6 +8,7 @@ import { EmptyState, ErrorState, Spinner } from '../ui/Feedback'
 import { VmTable, nextSort, type SortKey } from './VmTable'
 import { ConfirmAction } from './ConfirmAction'
 import { canRun } from './vmActions'
+import { useCan } from '../../lib/api/security'
 
 
 export interface VmFilters {
@@ -41,6 +42,8 @@ export function VmBrowser({ filters, onFilters, fixedHost, height, emptyHint }: 
   const hosts = useHosts({ limit: 500, sort: 'name' })
   const busyIds = useActiveTargets()
   const actions = useVmActions()
+  const canPower = useCan('vm.power')
+  const canDelete = useCan('vm.delete')
 
   useEffect(() => setQInput(filters.q), [filters.q])
   useEffect(() => {
@@ -151,15 +154,21 @@ export function VmBrowser({ filters, onFilters, fixedHost, height, emptyHint }: 
         )}
         <div className="ml-auto flex items-center gap-2">
           {selected.size > 0 && <span className="text-sm text-muted">{selected.size} selected</span>}
-          <Button size="sm" icon={<Play className="size-3.5" />} disabled={!eligible('start').length} onClick={() => ask('start')} title="Start the selected VMs">
-            Start{selected.size > 1 && eligible('start').length ? ` (${eligible('start').length})` : ''}
-          </Button>
-          <Button size="sm" icon={<Square className="size-3.5" />} disabled={!eligible('stop').length} onClick={() => ask('stop')} title="Power off the selected VMs">
-            Stop{selected.size > 1 && eligible('stop').length ? ` (${eligible('stop').length})` : ''}
-          </Button>
-          <Button size="sm" variant="danger" icon={<Trash2 className="size-3.5" />} disabled={!eligible('delete').length} onClick={() => ask('delete')} title="Delete the selected VMs">
-            Delete{selected.size > 1 && eligible('delete').length ? ` (${eligible('delete').length})` : ''}
-          </Button>
+          {canPower && (
+            <Button size="sm" icon={<Play className="size-3.5" />} disabled={!eligible('start').length} onClick={() => ask('start')} title="Start the selected VMs">
+              Start{selected.size > 1 && eligible('start').length ? ` (${eligible('start').length})` : ''}
+            </Button>
+          )}
+          {canPower && (
+            <Button size="sm" icon={<Square className="size-3.5" />} disabled={!eligible('stop').length} onClick={() => ask('stop')} title="Power off the selected VMs">
+              Stop{selected.size > 1 && eligible('stop').length ? ` (${eligible('stop').length})` : ''}
+            </Button>
+          )}
+          {canDelete && (
+            <Button size="sm" variant="danger" icon={<Trash2 className="size-3.5" />} disabled={!eligible('delete').length} onClick={() => ask('delete')} title="Delete the selected VMs">
+              Delete{selected.size > 1 && eligible('delete').length ? ` (${eligible('delete').length})` : ''}
+            </Button>
+          )}
         </div>
       </div>
 

@@ -6,6 +6,7 @@
  * (`noteSeen`), adds `min_seq=<seq>` to every GET so the server waits for the projection.
  */
 import { ApiError, errorFromResponse, networkError } from './errors'
+import { accessToken, refreshSession, sessionExpired } from '../auth'
 import type {
   CommandAccepted,
   CreateVmBody,
@@ -80,12 +81,22 @@ export class ApiClient {
       headers['Content-Type'] = 'application/json'
       body = JSON.stringify(opts.body)
     }
-    let res: Response
-    try {
-      res = await this.fetchImpl(url, { method, headers, body, signal: opts.signal })
-    } catch (e) {
-      if (e instanceof DOMException && e.name === 'AbortError') throw e
-      throw networkError(e)
+    const send = async (token: string | null): Promise<Response> => {
+      if (token) headers.Authorization = `Bearer ${token}`
+      try {
+        return await this.fetchImpl(url, { method, headers, body, signal: opts.signal })
+      } catch (e) {
+        if (e instanceof DOMException && e.name === 'AbortError') throw e
+        throw networkError(e)
+      }
+    }
+    const token = await accessToken()
+    let res = await send(token)
+    if (res.status === 401 && token) {
+      // expired or revoked: refresh once and retry; if that fails the session is over
+      const fresh = await refreshSession()
+      if (fresh) res = await send(fresh.accessToken)
+      else sessionExpired()
     }
     if (!res.ok) throw await errorFromResponse(res)
     if (res.status === 204) return undefined as T

@@ -85,6 +85,18 @@ export function humanMessage(
       return 'A backing service of LimiQuantix is unavailable. Try again in a moment.'
     case 'read-timeout':
       return 'The server is still processing recent changes. The view will update in a moment.'
+    case 'unauthorized':
+      return detail ? `Not signed in: ${sentence(detail)}` : 'Please sign in.'
+    case 'forbidden':
+      return typeof problem?.permission === 'string'
+        ? `You do not have the permission ${problem.permission} for this.`
+        : 'You do not have permission for this.'
+    case 'too-many-attempts': {
+      const wait = typeof problem?.retry_after === 'number' ? problem.retry_after : 0
+      return wait
+        ? `Too many failed sign-ins. Try again in ${wait} second${wait === 1 ? '' : 's'}.`
+        : 'Too many failed sign-ins. Try again later.'
+    }
     default:
       if (detail) return `${sentence(title)} ${sentence(detail)}`
       if (status >= 500) return `The server had a problem (${status}). Try again in a moment.`

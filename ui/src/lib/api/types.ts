@@ -100,6 +100,10 @@ export interface LqEvent {
   causation_id: string | null
   traceparent: string | null
   data: Record<string, unknown>
+  /** Aggregate fields the event changed, `{field: [old, new]}` (null: none, or an old event). */
+  changes?: Record<string, unknown> | null
+  /** Link in the aggregate's hash chain (null: written before chaining). */
+  hash?: string | null
 }
 
 export interface Stats {

@@ -1,0 +1,1 @@
+"""Alerting: rules over metrics and events, the alert lifecycle as events, notifications."""

@@ -1,0 +1,317 @@
+"""What each HTTP route is, for the OpenAPI document: summary, parameters, body, answer.
+
+Why a table here and not decorators on the handlers: routes live in three packages that
+must not import each other, and their body types (``controlplane.api.*``) and answer types
+(``events.views``) meet only in ``lq``, which composes the app. The types below are the
+very msgspec Structs the handlers decode with, so the schemas cannot drift from the code;
+``tests/operate/test_openapi.py`` compares this table with the live route table (no
+undocumented route, no documented route that does not exist). Add a row with every route.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from controlplane.api import access, alerts, auth, vms
+from events import views
+
+Json = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    description: str
+    kind: str = "string"  # or "integer", "boolean"
+
+
+@dataclass(frozen=True)
+class Op:
+    method: str
+    path: str
+    summary: str
+    tag: str
+    body: Any = None
+    answer: Any = Json  # a msgspec-describable type, or None for no body
+    status: int = 200
+    params: tuple[Param, ...] = field(default_factory=tuple)
+    content_type: str = "application/json"
+
+
+LIST = (
+    Param("limit", "items per page (1-500, default 50)", "integer"),
+    Param("cursor", "the next_cursor of the previous page"),
+)
+MIN_SEQ = Param("min_seq", "wait until the read model has applied this sequence", "integer")
+SCHEMA = Param("schema", "answer from a read model built by `lq replay --into <name>`")
+EVENT_FILTERS = (
+    Param("type", "exact types, comma-separated, or a prefix ending in '.'"),
+    Param("actor", "who caused the event"),
+    Param("q", "substring of aggregate id, actor or type"),
+    Param("since", "sequence or ISO time (inclusive)"),
+    Param("until", "sequence or ISO time (inclusive)"),
+    Param("order", "asc (default) or desc"),
+)
+AS_OF = Param("as_of", "sequence or ISO time: the entity as it was then")
+DIFF = (Param("from", "sequence or ISO time"), Param("to", "sequence or ISO time"))
+METRIC = (
+    Param("metric", "cpu (default), memory, disk, net"),
+    Param("range", "15m, 1h (default), 6h, 1d, 7d, 30d, 1y"),
+    Param("points", "10-2000, default 300", "integer"),
+    Param("resolution", "raw, 1m, 1h (default: automatic)"),
+)
+V1 = "/api/v1"
+
+
+def _q(*params: Param) -> tuple[Param, ...]:
+    """Query parameters of a read route: its own plus ``min_seq`` and ``schema``."""
+    return (*params, MIN_SEQ, SCHEMA)
+
+
+OPERATIONS: tuple[Op, ...] = (
+    # -- health and documentation -----------------------------------------------------
+    Op("GET", "/health", "Process up, with its uptime", "health"),
+    Op("GET", "/live", "200 while the event loop runs", "health"),
+    Op("GET", "/ready", "NATS and PostgreSQL answer and the projector is caught up", "health"),
+    Op("GET", "/metrics", "Prometheus metrics", "health", answer=str, content_type="text/plain"),
+    Op("GET", "/api/openapi.json", "This document", "health"),
+    Op(
+        "GET",
+        "/api/docs",
+        "The browsable API reference",
+        "health",
+        answer=str,
+        content_type="text/html",
+    ),
+    # -- authentication and access ----------------------------------------------------
+    Op(
+        "POST", f"{V1}/auth/login", "Sign in: access and refresh token", "auth", body=auth.LoginBody
+    ),
+    Op("POST", f"{V1}/auth/refresh", "Rotate the token pair", "auth", body=auth.RefreshBody),
+    Op("POST", f"{V1}/auth/logout", "End this session", "auth", answer=None, status=204),
+    Op("POST", f"{V1}/auth/password", "Change my password", "auth", body=auth.PasswordBody),
+    Op("GET", f"{V1}/auth/me", "Who am I, with my permissions", "auth"),
+    Op("GET", f"{V1}/permissions", "Every permission and the built-in roles", "auth"),
+    Op("POST", f"{V1}/users", "Create a user", "access", body=access.CreateUserBody, status=201),
+    Op("DELETE", f"{V1}/users/{{user_id}}", "Delete a user", "access", status=202),
+    Op(
+        "POST",
+        f"{V1}/users/{{user_id}}/actions/{{verb}}",
+        "set-password (body {password}), disable or enable a user",
+        "access",
+        body=access.SetPasswordBody,
+        status=202,
+    ),
+    Op(
+        "POST",
+        f"{V1}/users/{{user_id}}/role-bindings",
+        "Bind a role to a user",
+        "access",
+        body=access.BindingBody,
+        status=202,
+    ),
+    Op(
+        "POST",
+        f"{V1}/users/{{user_id}}/role-bindings/actions/remove",
+        "Remove a role binding",
+        "access",
+        body=access.BindingBody,
+        status=202,
+    ),
+    Op("POST", f"{V1}/roles", "Create a custom role", "access", body=access.RoleBody, status=201),
+    Op(
+        "PUT",
+        f"{V1}/roles/{{role}}",
+        "Change a custom role",
+        "access",
+        body=access.UpdateRoleBody,
+        status=202,
+    ),
+    Op("DELETE", f"{V1}/roles/{{role}}", "Delete a custom role", "access", status=202),
+    Op(
+        "POST",
+        f"{V1}/tokens",
+        "Create an API token (shown once)",
+        "access",
+        body=access.TokenBody,
+        status=201,
+    ),
+    Op("DELETE", f"{V1}/tokens/{{token_id}}", "Revoke an API token", "access", status=202),
+    Op(
+        "GET",
+        f"{V1}/users",
+        "Users",
+        "access",
+        params=_q(Param("state", ""), Param("q", ""), *LIST),
+    ),
+    Op("GET", f"{V1}/users/{{id}}", "One user", "access", params=_q()),
+    Op("GET", f"{V1}/roles", "Roles", "access", params=_q()),
+    Op(
+        "GET",
+        f"{V1}/tokens",
+        "API tokens (mine; others' with user.read)",
+        "access",
+        params=_q(Param("user_id", ""), Param("all", ""), Param("include_revoked", "")),
+    ),
+    # -- VMs --------------------------------------------------------------------------
+    Op(
+        "POST",
+        f"{V1}/vms",
+        "Create a VM (placed on a host by the scheduler)",
+        "vms",
+        body=vms.CreateVmBody,
+        answer=vms.Accepted,
+        status=202,
+    ),
+    Op(
+        "POST",
+        f"{V1}/vms/{{vm_id}}/actions/{{verb}}",
+        "start or stop (force power-off) a VM",
+        "vms",
+        answer=vms.Accepted,
+        status=202,
+    ),
+    Op("DELETE", f"{V1}/vms/{{vm_id}}", "Delete a VM", "vms", answer=vms.Accepted, status=202),
+    Op(
+        "GET",
+        f"{V1}/vms",
+        "VMs",
+        "vms",
+        answer=views.VmPage,
+        params=_q(
+            Param("state", "comma-separated states"),
+            Param("host_id", ""),
+            Param("q", "name or id substring"),
+            Param("sort", "name, -name, state, created_at, -updated_at …"),
+            *LIST,
+        ),
+    ),
+    Op("GET", f"{V1}/vms/{{id}}", "One VM", "vms", answer=views.VmView, params=_q(AS_OF)),
+    Op(
+        "GET",
+        f"{V1}/vms/{{id}}/events",
+        "A VM's history",
+        "vms",
+        answer=views.EventPage,
+        params=_q(*LIST, *EVENT_FILTERS),
+    ),
+    Op(
+        "GET",
+        f"{V1}/vms/{{id}}/diff",
+        "What changed on a VM between two points",
+        "vms",
+        params=_q(*DIFF),
+    ),
+    Op("GET", f"{V1}/vms/{{id}}/metrics", "A VM's metrics series", "monitoring", params=METRIC),
+    # -- hosts ------------------------------------------------------------------------
+    Op(
+        "GET",
+        f"{V1}/hosts",
+        "Hosts",
+        "hosts",
+        answer=views.HostPage,
+        params=_q(Param("state", ""), Param("q", ""), Param("sort", ""), *LIST),
+    ),
+    Op("GET", f"{V1}/hosts/{{id}}", "One host", "hosts", answer=views.HostView, params=_q(AS_OF)),
+    Op(
+        "GET",
+        f"{V1}/hosts/{{id}}/events",
+        "A host's history",
+        "hosts",
+        answer=views.EventPage,
+        params=_q(*LIST, *EVENT_FILTERS),
+    ),
+    Op("GET", f"{V1}/hosts/{{id}}/diff", "What changed on a host", "hosts", params=_q(*DIFF)),
+    Op("GET", f"{V1}/hosts/{{id}}/metrics", "A host's metrics series", "monitoring", params=METRIC),
+    Op("GET", f"{V1}/hosts/{{id}}/pools", "A host's storage pools", "monitoring"),
+    # -- tasks and events -------------------------------------------------------------
+    Op(
+        "GET",
+        f"{V1}/tasks",
+        "Tasks, newest first",
+        "tasks",
+        answer=views.TaskPage,
+        params=_q(Param("state", ""), Param("target_id", ""), *LIST),
+    ),
+    Op("GET", f"{V1}/tasks/{{id}}", "One task", "tasks", answer=views.TaskView, params=_q(AS_OF)),
+    Op(
+        "GET",
+        f"{V1}/tasks/{{id}}/events",
+        "Every event of a task",
+        "tasks",
+        answer=views.EventPage,
+        params=_q(*LIST, *EVENT_FILTERS),
+    ),
+    Op("GET", f"{V1}/tasks/{{id}}/diff", "What changed on a task", "tasks", params=_q(*DIFF)),
+    Op(
+        "GET",
+        f"{V1}/tasks/{{id}}/trace",
+        "Request → events → resulting state",
+        "tasks",
+        params=_q(),
+    ),
+    Op(
+        "GET",
+        f"{V1}/events",
+        "The audit log, oldest first after after_seq",
+        "events",
+        answer=views.EventPage,
+        params=_q(
+            Param("kind", ""),
+            Param("aggregate_id", ""),
+            Param("correlation_id", ""),
+            Param("after_seq", "", "integer"),
+            *LIST,
+            *EVENT_FILTERS,
+        ),
+    ),
+    Op("GET", f"{V1}/stats", "Inventory summary", "events", params=_q()),
+    Op("GET", f"{V1}/search", "Find VMs and hosts", "events", params=_q(Param("q", ""), LIST[0])),
+    Op(
+        "GET",
+        f"{V1}/changes",
+        "WebSocket of read-model change notifications",
+        "events",
+        answer=None,
+        status=101,
+        params=(Param("since", "last sequence seen", "integer"),),
+    ),
+    # -- monitoring and alerts --------------------------------------------------------
+    Op(
+        "GET",
+        f"{V1}/metrics/latest",
+        "Latest sample per host or VM",
+        "monitoring",
+        params=(Param("kind", ""), Param("host_id", ""), Param("sort", ""), LIST[0]),
+    ),
+    Op(
+        "GET",
+        f"{V1}/alerts",
+        "Alerts",
+        "alerts",
+        params=_q(
+            Param("status", ""), Param("severity", ""), Param("q", ""), Param("scope_id", "")
+        ),
+    ),
+    Op("GET", f"{V1}/alerts/{{id}}", "One alert", "alerts", params=_q()),
+    Op(
+        "POST",
+        f"{V1}/alerts/{{id}}/actions/{{verb}}",
+        "acknowledge or resolve an alert",
+        "alerts",
+        body=alerts.NoteBody,
+        status=202,
+    ),
+    Op("GET", f"{V1}/silences", "Silences", "alerts", params=_q()),
+    Op(
+        "POST",
+        f"{V1}/silences",
+        "Silence a rule or scope",
+        "alerts",
+        body=alerts.SilenceBody,
+        status=202,
+    ),
+    Op("DELETE", f"{V1}/silences/{{id}}", "End a silence", "alerts", status=202),
+    Op("GET", f"{V1}/alert-rules", "Alert rules in effect", "alerts"),
+)
