@@ -29,6 +29,7 @@ from typing import Any
 
 from prometheus_client import Gauge
 
+from events.aio import cancel_and_wait
 from events.bus import Bus, Lease
 from events.errors import StoreUnavailable
 
@@ -127,14 +128,8 @@ class LeaderJobs:
         ]
 
     async def _stop_jobs(self) -> None:
-        running, self._running = set(self._running), []
-        while running:  # cancel again what swallowed a cancellation (see below)
-            for t in running:
-                t.cancel()
-            done, running = await asyncio.wait(running, timeout=1.0)
-            for t in done:
-                if not t.cancelled() and t.exception() is not None:
-                    log.error("leader-only job %s failed", t.get_name(), exc_info=t.exception())
+        running, self._running = self._running, []
+        await cancel_and_wait(running)
         if self.is_leader:
             self.is_leader = False
             LEADER.set(0)
