@@ -73,7 +73,7 @@ class EventBatch:
         self._ack = ack
 
     async def ack(self) -> None:
-        """Acknowledge every message of the batch (ack-all on its last message)."""
+        """Acknowledge every message of the batch (each one explicitly)."""
         try:
             await self._ack()
         except nats.errors.Error as exc:

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -281,16 +282,25 @@ async def _durable(
     """Create the durable consumer, or keep the existing one (``from_seq is None``)."""
     if from_seq is None:
         try:
-            await js.consumer_info(stream, durable)
-            return
+            info = await js.consumer_info(stream, durable)
         except nats.js.errors.NotFoundError:
             pass
+        else:
+            if info.config.ack_policy == api.AckPolicy.EXPLICIT:
+                return
+            # An older ack-all consumer: recreate it just past what it acknowledged.
+            floor = info.ack_floor.stream_seq if info.ack_floor else 0
+            return await _durable(
+                js, stream, durable, from_seq=(floor or 0) + 1, subject=subject, ack_wait=ack_wait
+            )
     else:
         with contextlib.suppress(nats.js.errors.NotFoundError):
             await js.delete_consumer(stream, durable)
     config = api.ConsumerConfig(
         durable_name=durable,
-        ack_policy=api.AckPolicy.ALL,
+        # Explicit, per message: with ack-all, acknowledging a new message would also
+        # acknowledge an older one still waiting for redelivery after a crash.
+        ack_policy=api.AckPolicy.EXPLICIT,
         ack_wait=ack_wait,
         filter_subject=subject,
         max_ack_pending=-1,
@@ -300,6 +310,11 @@ async def _durable(
         config.deliver_policy = api.DeliverPolicy.BY_START_SEQUENCE
         config.opt_start_seq = max(from_seq, 1)
     await js.add_consumer(stream, config=config)
+
+
+async def _ack_each(msgs: list[Msg]) -> None:
+    for msg in msgs:
+        await msg.ack()
 
 
 async def consume(
@@ -329,7 +344,7 @@ async def consume(
             for msg in msgs:
                 last = msg.metadata.sequence.stream
                 events.extend(_events(last, msg.data))
-            yield make_batch(events, last, msgs[-1].ack)
+            yield make_batch(events, last, functools.partial(_ack_each, msgs))
     finally:
         try:
             await psub.unsubscribe()

@@ -23,6 +23,7 @@ from aiohttp import WSMsgType, web
 from psycopg_pool import AsyncConnectionPool
 
 from events import problems
+from events.aio import cancel_and_wait
 from events.host import HostState
 from events.permissions import (
     AUTHENTICATED,
@@ -113,13 +114,17 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     pool: Pool = AsyncConnectionPool(
         settings.database_url,
         open=False,
-        min_size=1,
-        max_size=10,
+        # Fixed size, all opened up front: no connection is ever being opened in the
+        # background when the app stops (a cancelled open would leak it).
+        min_size=4,
+        max_size=4,
         kwargs={"autocommit": True},
         configure=configure,
         name="projections-api",
     )
     await pool.open()
+    with contextlib.suppress(Exception):  # PostgreSQL may be down: served as 503 meanwhile
+        await pool.wait(timeout=10.0)
     app[POOL] = pool
     try:
         async with pool.connection(timeout=10.0) as conn:
@@ -133,9 +138,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        listener.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await listener
+        await cancel_and_wait([listener])
         await pool.close()
 
 

@@ -16,6 +16,7 @@ Routes (docs/api.md "Monitoring"):
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -60,13 +61,17 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     pool: Pool = AsyncConnectionPool(
         settings.database_url,
         open=False,
-        min_size=1,
-        max_size=5,
+        # Fixed size, all opened up front: no connection is ever being opened in the
+        # background when the app stops (a cancelled open would leak it).
+        min_size=2,
+        max_size=2,
         kwargs={"autocommit": True},
         configure=configure,
         name="metrics-api",
     )
     await pool.open()
+    with contextlib.suppress(Exception):  # PostgreSQL may be down: served as 503 meanwhile
+        await pool.wait(timeout=10.0)
     app[POOL] = pool
     try:
         async with pool.connection(timeout=10.0) as conn:
