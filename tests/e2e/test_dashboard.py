@@ -134,8 +134,9 @@ def test_global_search_with_keyboard(page: Any, stack: Stack, shots: Path) -> No
     vm_id = stack.create_vm(name, start=False)["vm_id"]
     stack.wait_vm_state(vm_id, "stopped")
     page.goto("/")
-    page.locator("body").press("/")
     search = page.get_by_role("combobox", name="Search VMs and hosts")
+    expect(search).to_be_visible()  # the shell (and its keyboard shortcuts) has rendered
+    page.locator("body").press("/")
     expect(search).to_be_focused()
     search.type(name)
     expect(page.get_by_role("option").first).to_contain_text(name)
