@@ -19,7 +19,7 @@ from controlplane.domain.errors import DomainError, InsufficientCapacity
 from controlplane.handlers import Handler, TooMuchContention
 from events import orders as od
 from events import vm as ve
-from events.base import Meta, new_id, utcnow
+from events.base import Meta, utcnow
 from events.bus import Bus
 from events.codec import Envelope, StoredEvent
 from events.errors import StoreUnavailable
@@ -216,7 +216,3 @@ class VmProcess:
             )
         )
         log.info("order %s sent to host %s for vm %s", operation, vm.host_id, vm_id)
-
-
-def new_task_id() -> str:
-    return new_id()

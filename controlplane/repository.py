@@ -159,12 +159,18 @@ class Repository:
                 state = fold(state, env)
             if env.hash is not None:
                 self._hashes[key] = env.hash
-            e = env.event
-            if isinstance(e, te.TaskQueued) and e.idempotency_key:
-                self._idempotency[e.idempotency_key] = IdempotentAnswer(
-                    e.target_kind, e.target_id, e.task_id, seq
-                )
+            self._remember(env, seq)
         self._set(kind, aggregate_id, state, seq)
+
+    def _remember(self, env: Envelope, seq: int) -> None:
+        """Register the first answer of a command sent with an ``Idempotency-Key``. Reload
+        calls this too: a stored append whose answer was lost (a retry with its key
+        conflicted on it) answers the retry before the live tail brings it in."""
+        e = env.event
+        if isinstance(e, te.TaskQueued) and e.idempotency_key:
+            self._idempotency.setdefault(
+                e.idempotency_key, IdempotentAnswer(e.target_kind, e.target_id, e.task_id, seq)
+            )
 
     def _apply_stored(self, events: list[StoredEvent]) -> None:
         i = 0
@@ -192,14 +198,7 @@ class Repository:
                 state = fold(state, se.envelope)
             version = se.seq
             last_hash = se.envelope.hash or last_hash
-            e = se.envelope.event
-            if isinstance(e, te.TaskQueued) and e.idempotency_key:
-                # a stored append whose answer was lost (a retry with its key conflicted
-                # on it) answers the retry before the live tail brings it in
-                self._idempotency.setdefault(
-                    e.idempotency_key,
-                    IdempotentAnswer(e.target_kind, e.target_id, e.task_id, se.seq),
-                )
+            self._remember(se.envelope, se.seq)
         if version >= self._states.get((kind, aggregate_id), (None, 0))[1]:
             self._set(kind, aggregate_id, state, version)
             if last_hash is not None:
