@@ -141,7 +141,11 @@ StackFactory = Callable[..., Awaitable[Stack]]
 async def make_stack(nats_url: str, pg_url: str, tmp_path: Path) -> AsyncIterator[StackFactory]:
     stacks: list[tuple[Stack, web.AppRunner, asyncio.Event]] = []
 
-    async def make(hosts: list[tuple[int, int]] | None = None, **overrides: Any) -> Stack:
+    async def make(
+        hosts: list[tuple[int, int]] | None = None, *, sign_in: bool = True, **overrides: Any
+    ) -> Stack:
+        """Start a stack; ``sign_in=False`` leaves its HTTP client anonymous (tests of short
+        token lifetimes sign in themselves, an admin token of theirs could expire mid-setup)."""
         port = free_port()
         settings = settings_mod.load(
             {
@@ -172,11 +176,12 @@ async def make_stack(nats_url: str, pg_url: str, tmp_path: Path) -> AsyncIterato
             asyncio.create_task(metrics_runner.run(settings, stop), name="metrics-projector")
         )
         stacks.append((stack, runner_, stop))
-        # every request of the stack carries the admin's bearer token
-        stack.token = (await stack.login("admin", settings.admin_password))["access_token"]
-        await stack.http.close()
-        stack.http = aiohttp.ClientSession(headers={"Authorization": f"Bearer {stack.token}"})
-        await stack.settle_login()
+        if sign_in:
+            # every request of the stack carries the admin's bearer token
+            stack.token = (await stack.login("admin", settings.admin_password))["access_token"]
+            await stack.http.close()
+            stack.http = aiohttp.ClientSession(headers={"Authorization": f"Bearer {stack.token}"})
+            await stack.settle_login()
         for i, (cpus, mem) in enumerate(hosts or []):
             await stack.add_host(f"sim-{i + 1}", cpus, mem)
         if hosts:

@@ -152,12 +152,12 @@ async def test_role_matrix(make_stack: StackFactory, anon: aiohttp.ClientSession
 async def test_refresh_rotation_expiry_and_logout(
     make_stack: StackFactory, anon: aiohttp.ClientSession
 ) -> None:
-    stack = await make_stack(auth_access_ttl_s=1.0)
+    stack = await make_stack(sign_in=False, auth_access_ttl_s=2.0)
     pair = await stack.login("admin", stack.settings.admin_password)
-    assert pair["token_type"] == "Bearer" and pair["expires_in"] == 1
+    assert pair["token_type"] == "Bearer" and pair["expires_in"] == 2
     assert pair["user"]["username"] == "admin"
     assert (await call(anon, stack, "GET", "/api/v1/vms", pair["access_token"]))[0] == 200
-    await asyncio.sleep(2.1)
+    await asyncio.sleep(3.1)
     status, body, _ = await call(anon, stack, "GET", "/api/v1/vms", pair["access_token"])
     assert status == 401 and "expired" in body["detail"]
 
