@@ -14,12 +14,18 @@ from events.vm import VmState
 
 
 class OrderDone(msgspec.Struct, frozen=True, kw_only=True, tag="report.order_done"):
-    """The order's effect is in place; ``state`` is the domain state seen afterwards."""
+    """The order's effect is in place; ``state`` is the domain state seen afterwards.
+
+    ``forced`` is true when a graceful shutdown ended in a hard power-off; ``note`` is a
+    remark for the task (e.g. "quiesce not supported: crash-consistent snapshot").
+    """
 
     order_id: str
     vm_id: str
     operation: str
     state: VmState
+    forced: bool = False
+    note: str = ""
 
 
 class OrderFailed(msgspec.Struct, frozen=True, kw_only=True, tag="report.order_failed"):
@@ -58,7 +64,15 @@ class DomainChanged(msgspec.Struct, frozen=True, kw_only=True, tag="report.domai
     reason: str = ""
 
 
-AnyReport = OrderDone | OrderFailed | OrderProgress | Inventory | DomainChanged
+class NicAddress(msgspec.Struct, frozen=True, kw_only=True, tag="report.nic_address"):
+    """The IP address a NIC holds (DHCP lease or guest agent), or "" when it lost it."""
+
+    vm_id: str
+    nic_id: str
+    ip: str
+
+
+AnyReport = OrderDone | OrderFailed | OrderProgress | Inventory | DomainChanged | NicAddress
 
 
 class Report(msgspec.Struct, frozen=True, kw_only=True):

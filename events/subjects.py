@@ -45,3 +45,14 @@ def parse_event_subject(subject: str) -> tuple[str, str]:
     if len(parts) != 4 or parts[:2] != ["lq", "evt"]:
         raise ValueError(f"not an event subject: {subject!r}")
     return parts[2], parts[3]
+
+
+def console_subject(host_id: str) -> str:
+    """Request/reply: the controlplane asks the host's agent to open a console session."""
+    return f"lq.host.{host_id}.console"
+
+
+def console_stream_subject(session_id: str, direction: str) -> str:
+    """Core-NATS byte relay of one console session: ``out`` (host → browser), ``in``
+    (browser → host) and ``close`` (either side ends it)."""
+    return f"lq.console.{session_id}.{direction}"

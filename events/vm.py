@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+import msgspec
+
 from events.base import Event
 
 VmState = Literal[
@@ -23,11 +25,81 @@ VmState = Literal[
 ]
 VM_STATES: tuple[str, ...] = VmState.__args__  # type: ignore[attr-defined]
 
-VmOperation = Literal["create", "start", "stop", "delete"]
+VmOperation = Literal[
+    "create",
+    "start",
+    "stop",  # hard power-off
+    "shutdown",  # ACPI power button, optionally forced after a timeout
+    "reboot",
+    "pause",
+    "resume",
+    "delete",
+    "snapshot",
+    "revert",
+    "delete_snapshot",
+    "attach_disk",
+    "detach_disk",
+    "resize_disk",
+    "attach_nic",
+    "detach_nic",
+    "update_nic",
+    "resize",
+]
+"""The operation words of ``task.queued`` (as ``vm.<word>``) and of ``Pending``."""
+
+Firmware = Literal["bios", "uefi"]
+DiskBus = Literal["virtio", "sata", "scsi"]
+DiskDevice = Literal["disk", "cdrom"]
+NicModel = Literal["virtio", "e1000", "rtl8139"]
+BootDevice = Literal["hd", "network", "cdrom"]
+
+
+class DiskSpec(msgspec.Struct, frozen=True, kw_only=True):
+    """One virtual disk. ``disk_id`` is stable for the VM's life (``disk0`` is the boot disk).
+
+    The volume lives in storage pool ``pool_id`` on the VM's host, named
+    ``<vm_id>-<disk_id>`` unless ``volume`` names an existing volume to attach instead.
+    """
+
+    disk_id: str
+    size_gib: int
+    bus: DiskBus = "virtio"
+    device: DiskDevice = "disk"
+    pool_id: str = "default"
+    volume: str = ""
+
+
+class NicSpec(msgspec.Struct, frozen=True, kw_only=True):
+    """One virtual NIC; the MAC is chosen by the controlplane once and never changes."""
+
+    nic_id: str
+    mac: str
+    network_id: str = "default"
+    model: NicModel = "virtio"
+
+
+class CloudInit(msgspec.Struct, frozen=True, kw_only=True):
+    """A NoCloud seed attached as a CD-ROM labelled ``cidata`` when the VM is defined."""
+
+    user_data: str = ""
+    meta_data: str = ""
+    network_config: str = ""
+
+
+class CloneSource(msgspec.Struct, frozen=True, kw_only=True):
+    """The VM (or template) a new VM's disks are copied from; ``linked`` = qcow2 backing."""
+
+    vm_id: str
+    linked: bool = False
 
 
 class VmCreated(Event, frozen=True, kw_only=True, tag="vm.created"):
-    """A VM was accepted; it waits for placement (state ``pending``)."""
+    """A VM was accepted; it waits for placement (state ``pending``).
+
+    Fields after ``description`` came with the full lifecycle; their defaults are what a
+    VM created before them was. ``max_vcpus``/``max_memory_mib`` of 0 mean "as defined"
+    (no hot-plug headroom). ``host_id`` pins placement (clones share their source's host).
+    """
 
     vm_id: str
     name: str
@@ -35,6 +107,17 @@ class VmCreated(Event, frozen=True, kw_only=True, tag="vm.created"):
     memory_mib: int
     start: bool = False
     description: str = ""
+    disks: tuple[DiskSpec, ...] = ()
+    nics: tuple[NicSpec, ...] = ()
+    firmware: Firmware = "bios"
+    machine: str = "pc"
+    boot_order: tuple[BootDevice, ...] = ("hd",)
+    max_vcpus: int = 0
+    max_memory_mib: int = 0
+    cloud_init: CloudInit | None = None
+    clone_of: CloneSource | None = None
+    template: bool = False
+    host_id: str | None = None
 
 
 class VmPlaced(Event, frozen=True, kw_only=True, tag="vm.placed"):
@@ -68,19 +151,59 @@ class VmStarted(Event, frozen=True, kw_only=True, tag="vm.started"):
 
 
 class VmStopRequested(Event, frozen=True, kw_only=True, tag="vm.stop_requested"):
-    """Power-off requested; ``force`` is a hard power-off (the Phase 1 ``stop`` action)."""
+    """Power-off requested. ``force`` is a hard power-off (action ``stop``); otherwise the
+    guest gets the ACPI power button (action ``shutdown``) and ``timeout_s`` to comply,
+    after which the operation fails, or powers off hard when ``force_on_timeout``."""
 
     vm_id: str
     force: bool = True
+    timeout_s: int = 0
+    force_on_timeout: bool = False
 
 
 class VmStopped(Event, frozen=True, kw_only=True, tag="vm.stopped"):
+    """The VM is off; ``forced`` says whether it took a hard power-off to get there."""
+
+    vm_id: str
+    host_id: str
+    forced: bool = False
+
+
+class VmRebootRequested(Event, frozen=True, kw_only=True, tag="vm.reboot_requested"):
+    """``force`` = reset (hardware reset), otherwise an ACPI reboot request to the guest."""
+
+    vm_id: str
+    force: bool = False
+
+
+class VmRebooted(Event, frozen=True, kw_only=True, tag="vm.rebooted"):
+    vm_id: str
+    host_id: str
+
+
+class VmPauseRequested(Event, frozen=True, kw_only=True, tag="vm.pause_requested"):
+    vm_id: str
+
+
+class VmPaused(Event, frozen=True, kw_only=True, tag="vm.paused"):
+    vm_id: str
+    host_id: str
+
+
+class VmResumeRequested(Event, frozen=True, kw_only=True, tag="vm.resume_requested"):
+    vm_id: str
+
+
+class VmResumed(Event, frozen=True, kw_only=True, tag="vm.resumed"):
     vm_id: str
     host_id: str
 
 
 class VmDeleteRequested(Event, frozen=True, kw_only=True, tag="vm.delete_requested"):
+    """``keep_disks`` leaves the volumes in their pool; snapshots always go with the VM."""
+
     vm_id: str
+    keep_disks: bool = False
 
 
 class VmDeleted(Event, frozen=True, kw_only=True, tag="vm.deleted"):
@@ -108,6 +231,170 @@ class VmStateObserved(Event, frozen=True, kw_only=True, tag="vm.state_observed")
     reason: str = ""
 
 
+class VmConvertedToTemplate(Event, frozen=True, kw_only=True, tag="vm.converted_to_template"):
+    """The stopped VM is now a template: it cannot start; new VMs are cloned from it."""
+
+    vm_id: str
+
+
+class VmConvertedToVm(Event, frozen=True, kw_only=True, tag="vm.converted_to_vm"):
+    vm_id: str
+
+
+# ---------------------------------------------------------------- snapshots
+
+
+class SnapshotRequested(Event, frozen=True, kw_only=True, tag="vm.snapshot_requested"):
+    """``memory`` asks for the running VM's RAM and device state too (a checkpoint)."""
+
+    vm_id: str
+    snapshot_id: str
+    name: str
+    description: str = ""
+    memory: bool = False
+    quiesce: bool = False
+
+
+class SnapshotCreated(Event, frozen=True, kw_only=True, tag="vm.snapshot_created"):
+    """``parent_id`` is the snapshot that was current; the new one becomes current."""
+
+    vm_id: str
+    snapshot_id: str
+    name: str
+    parent_id: str | None = None
+    memory: bool = False
+    vm_state: VmState = "stopped"
+    description: str = ""
+
+
+class SnapshotRevertRequested(Event, frozen=True, kw_only=True, tag="vm.snapshot_revert_requested"):
+    vm_id: str
+    snapshot_id: str
+
+
+class SnapshotReverted(Event, frozen=True, kw_only=True, tag="vm.snapshot_reverted"):
+    """The VM is as it was at the snapshot; ``state`` is its power state afterwards."""
+
+    vm_id: str
+    snapshot_id: str
+    state: VmState
+
+
+class SnapshotDeleteRequested(Event, frozen=True, kw_only=True, tag="vm.snapshot_delete_requested"):
+    vm_id: str
+    snapshot_id: str
+
+
+class SnapshotDeleted(Event, frozen=True, kw_only=True, tag="vm.snapshot_deleted"):
+    """Children of a deleted snapshot are re-parented to its parent (libvirt does the same)."""
+
+    vm_id: str
+    snapshot_id: str
+
+
+# ---------------------------------------------------------------- disks
+
+
+class DiskAttachRequested(Event, frozen=True, kw_only=True, tag="vm.disk_attach_requested"):
+    vm_id: str
+    disk: DiskSpec
+
+
+class DiskAttached(Event, frozen=True, kw_only=True, tag="vm.disk_attached"):
+    vm_id: str
+    disk: DiskSpec
+
+
+class DiskDetachRequested(Event, frozen=True, kw_only=True, tag="vm.disk_detach_requested"):
+    """``delete_volume`` also removes the volume from its pool once detached."""
+
+    vm_id: str
+    disk_id: str
+    delete_volume: bool = False
+
+
+class DiskDetached(Event, frozen=True, kw_only=True, tag="vm.disk_detached"):
+    vm_id: str
+    disk_id: str
+
+
+class DiskResizeRequested(Event, frozen=True, kw_only=True, tag="vm.disk_resize_requested"):
+    """Grow only: a smaller ``size_gib`` is refused before it is ever requested."""
+
+    vm_id: str
+    disk_id: str
+    size_gib: int
+
+
+class DiskResized(Event, frozen=True, kw_only=True, tag="vm.disk_resized"):
+    vm_id: str
+    disk_id: str
+    size_gib: int
+
+
+# ---------------------------------------------------------------- NICs
+
+
+class NicAttachRequested(Event, frozen=True, kw_only=True, tag="vm.nic_attach_requested"):
+    vm_id: str
+    nic: NicSpec
+
+
+class NicAttached(Event, frozen=True, kw_only=True, tag="vm.nic_attached"):
+    vm_id: str
+    nic: NicSpec
+
+
+class NicDetachRequested(Event, frozen=True, kw_only=True, tag="vm.nic_detach_requested"):
+    vm_id: str
+    nic_id: str
+
+
+class NicDetached(Event, frozen=True, kw_only=True, tag="vm.nic_detached"):
+    vm_id: str
+    nic_id: str
+
+
+class NicUpdateRequested(Event, frozen=True, kw_only=True, tag="vm.nic_update_requested"):
+    """Move the NIC to another network; its MAC stays."""
+
+    vm_id: str
+    nic_id: str
+    network_id: str
+
+
+class NicUpdated(Event, frozen=True, kw_only=True, tag="vm.nic_updated"):
+    vm_id: str
+    nic_id: str
+    network_id: str
+
+
+class NicAddressObserved(Event, frozen=True, kw_only=True, tag="vm.nic_address_observed"):
+    """The host learned the NIC's IP address (DHCP lease or guest agent); "" = none now."""
+
+    vm_id: str
+    nic_id: str
+    ip: str
+
+
+# ---------------------------------------------------------------- CPU / memory
+
+
+class ResizeRequested(Event, frozen=True, kw_only=True, tag="vm.resize_requested"):
+    """``live`` = hot-plug into the running VM (up to its maxima); else the next boot."""
+
+    vm_id: str
+    vcpus: int
+    memory_mib: int
+    live: bool = False
+
+
+class Resized(Event, frozen=True, kw_only=True, tag="vm.resized"):
+    vm_id: str
+    vcpus: int
+    memory_mib: int
+
+
 VM_EVENTS = (
     VmCreated
     | VmPlaced
@@ -121,4 +408,33 @@ VM_EVENTS = (
     | VmDeleted
     | VmOperationFailed
     | VmStateObserved
+    | VmRebootRequested
+    | VmRebooted
+    | VmPauseRequested
+    | VmPaused
+    | VmResumeRequested
+    | VmResumed
+    | VmConvertedToTemplate
+    | VmConvertedToVm
+    | SnapshotRequested
+    | SnapshotCreated
+    | SnapshotRevertRequested
+    | SnapshotReverted
+    | SnapshotDeleteRequested
+    | SnapshotDeleted
+    | DiskAttachRequested
+    | DiskAttached
+    | DiskDetachRequested
+    | DiskDetached
+    | DiskResizeRequested
+    | DiskResized
+    | NicAttachRequested
+    | NicAttached
+    | NicDetachRequested
+    | NicDetached
+    | NicUpdateRequested
+    | NicUpdated
+    | NicAddressObserved
+    | ResizeRequested
+    | Resized
 )
