@@ -33,6 +33,9 @@ class DefineVm(msgspec.Struct, frozen=True, kw_only=True, tag="order.define_vm")
     max_memory_mib: int = 0
     cloud_init: CloudInit | None = None
     clone_of: CloneSource | None = None
+    kernel: str = ""
+    initrd: str = ""
+    cmdline: str = ""
 
 
 class StartVm(msgspec.Struct, frozen=True, kw_only=True, tag="order.start_vm"):

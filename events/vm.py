@@ -99,6 +99,7 @@ class VmCreated(Event, frozen=True, kw_only=True, tag="vm.created"):
     Fields after ``description`` came with the full lifecycle; their defaults are what a
     VM created before them was. ``max_vcpus``/``max_memory_mib`` of 0 mean "as defined"
     (no hot-plug headroom). ``host_id`` pins placement (clones share their source's host).
+    ``kernel``/``initrd``/``cmdline`` are a direct kernel boot (paths on the host).
     """
 
     vm_id: str
@@ -118,6 +119,9 @@ class VmCreated(Event, frozen=True, kw_only=True, tag="vm.created"):
     clone_of: CloneSource | None = None
     template: bool = False
     host_id: str | None = None
+    kernel: str = ""
+    initrd: str = ""
+    cmdline: str = ""
 
 
 class VmPlaced(Event, frozen=True, kw_only=True, tag="vm.placed"):
@@ -395,6 +399,15 @@ class Resized(Event, frozen=True, kw_only=True, tag="vm.resized"):
     memory_mib: int
 
 
+class VmCancelRequested(Event, frozen=True, kw_only=True, tag="vm.cancel_requested"):
+    """Someone asked to cancel the VM's running task; the host stops waiting where that is
+    safe and the task ends ``cancelled`` (or completes, if it was already past the point)."""
+
+    vm_id: str
+    task_id: str
+    reason: str = ""
+
+
 VM_EVENTS = (
     VmCreated
     | VmPlaced
@@ -437,4 +450,5 @@ VM_EVENTS = (
     | NicAddressObserved
     | ResizeRequested
     | Resized
+    | VmCancelRequested
 )
