@@ -2,5 +2,6 @@
 libvirt, and reports what the hypervisor really does (order outcomes, lifecycle events,
 inventory on start).
 
-Only ``agent.hypervisor`` imports libvirt; everything else speaks in ``events`` types.
+Only ``agent.hypervisor`` and its ``agent.hv_*`` helpers import libvirt; everything else
+speaks in ``events`` types.
 """

@@ -14,8 +14,11 @@ from __future__ import annotations
 import re
 import uuid
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import msgspec
+
+from agent.devxml import DiskDev, NicDev, disk_element, nic_element
 
 LQ_NS = "urn:limiquantix:vm:1"
 LQ_PREFIX = "lq"
@@ -29,12 +32,31 @@ ET.register_namespace(LQ_PREFIX, LQ_NS)
 
 
 class VmSpec(msgspec.Struct, frozen=True, kw_only=True):
-    """What the agent needs to define a domain (from ``events.orders.DefineVm``)."""
+    """What the agent needs to define a domain (from ``events.orders.DefineVm``, with
+    volumes already resolved to paths and networks to what the host has).
+
+    ``max_vcpus``/``max_memory_mib`` (0 = as defined) are the hot-plug headroom: the
+    domain gets ``<vcpu current=vcpus>max</vcpu>`` and ``<memory>max</memory>`` with
+    ``<currentMemory>`` at ``memory_mib`` (the balloon), so both can grow while running.
+    """
 
     vm_id: str
     name: str
     vcpus: int
     memory_mib: int
+    max_vcpus: int = 0
+    max_memory_mib: int = 0
+    machine: str = "pc"
+    firmware: str = "bios"
+    loader: str = ""  # UEFI code image (read-only pflash)
+    nvram_template: str = ""  # UEFI variables template, copied per domain by libvirt
+    boot_order: tuple[str, ...] = ("hd",)
+    disks: tuple[DiskDev, ...] = ()
+    nics: tuple[NicDev, ...] = ()
+    kernel: str = ""
+    initrd: str = ""
+    cmdline: str = ""
+    consoles: bool = True  # a serial console (pty) and VNC on 127.0.0.1
 
 
 class ManagedMeta(msgspec.Struct, frozen=True, kw_only=True):
@@ -86,6 +108,20 @@ def validate(spec: VmSpec) -> None:
         raise ValueError(f"vcpus must be at least 1, got {spec.vcpus}")
     if spec.memory_mib < 1:
         raise ValueError(f"memory_mib must be at least 1, got {spec.memory_mib}")
+    if spec.max_vcpus and spec.max_vcpus < spec.vcpus:
+        raise ValueError(f"max_vcpus {spec.max_vcpus} is below vcpus {spec.vcpus}")
+    if spec.max_memory_mib and spec.max_memory_mib < spec.memory_mib:
+        raise ValueError(f"max_memory_mib {spec.max_memory_mib} is below {spec.memory_mib}")
+    if spec.firmware not in ("bios", "uefi"):
+        raise ValueError(f"unknown firmware {spec.firmware!r}")
+    if spec.firmware == "uefi" and not spec.loader:
+        raise ValueError("uefi firmware needs a loader (OVMF) on the host")
+    for text in (spec.kernel, spec.initrd, spec.cmdline, spec.machine):
+        if bad := _NOT_XML.search(text):
+            raise ValueError(f"boot settings hold a control character: {bad.group()!r}")
+    ids = [d.disk_id for d in spec.disks] + [n.nic_id for n in spec.nics]
+    if len(set(ids)) != len(ids):
+        raise ValueError("device ids are not unique")
 
 
 def domain_xml(spec: VmSpec, domain_type: str) -> str:
@@ -98,19 +134,54 @@ def domain_xml(spec: VmSpec, domain_type: str) -> str:
     ET.SubElement(dom, "title").text = spec.name
     metadata = ET.SubElement(dom, "metadata")
     ET.SubElement(metadata, f"{{{LQ_NS}}}vm", {"id": spec.vm_id, "name": spec.name})
-    ET.SubElement(dom, "memory", {"unit": "MiB"}).text = str(spec.memory_mib)
+    memory = max(spec.max_memory_mib, spec.memory_mib)
+    ET.SubElement(dom, "memory", {"unit": "MiB"}).text = str(memory)
     ET.SubElement(dom, "currentMemory", {"unit": "MiB"}).text = str(spec.memory_mib)
-    ET.SubElement(dom, "vcpu", {"placement": "static"}).text = str(spec.vcpus)
+    vcpu = ET.SubElement(dom, "vcpu", {"placement": "static"})
+    vcpu.text = str(max(spec.max_vcpus, spec.vcpus))
+    if spec.max_vcpus > spec.vcpus:
+        vcpu.set("current", str(spec.vcpus))
+    real = domain_type in ("kvm", "qemu")
     os_el = ET.SubElement(dom, "os")
-    ET.SubElement(os_el, "type").text = "hvm"
-    ET.SubElement(os_el, "boot", {"dev": "hd"})
-    ET.SubElement(dom, "on_poweroff").text = "destroy"
-    ET.SubElement(dom, "on_reboot").text = "restart"
-    ET.SubElement(dom, "on_crash").text = "destroy"
-    if domain_type in ("kvm", "qemu"):
+    type_attrs = {"arch": "x86_64", "machine": spec.machine} if real else {}
+    ET.SubElement(os_el, "type", type_attrs).text = "hvm"
+    if spec.firmware == "uefi":
+        ET.SubElement(os_el, "loader", {"readonly": "yes", "type": "pflash"}).text = spec.loader
+        if spec.nvram_template:
+            ET.SubElement(os_el, "nvram", {"template": spec.nvram_template})
+    if spec.kernel:
+        ET.SubElement(os_el, "kernel").text = spec.kernel
+        if spec.initrd:
+            ET.SubElement(os_el, "initrd").text = spec.initrd
+        if spec.cmdline:
+            ET.SubElement(os_el, "cmdline").text = spec.cmdline
+    for dev in spec.boot_order or ("hd",):
+        ET.SubElement(os_el, "boot", {"dev": dev})
+    if real:
         features = ET.SubElement(dom, "features")
         ET.SubElement(features, "acpi")
         ET.SubElement(features, "apic")
+    ET.SubElement(dom, "on_poweroff").text = "destroy"
+    ET.SubElement(dom, "on_reboot").text = "restart"
+    ET.SubElement(dom, "on_crash").text = "destroy"
+    devices = ET.SubElement(dom, "devices")
+    if any(d.bus == "scsi" for d in spec.disks):
+        ET.SubElement(devices, "controller", {"type": "scsi", "model": "virtio-scsi"})
+    for disk in spec.disks:
+        devices.append(disk_element(disk))
+    for nic in spec.nics:
+        devices.append(nic_element(nic))
+    if spec.consoles:
+        serial = ET.SubElement(devices, "serial", {"type": "pty"})
+        ET.SubElement(serial, "target", {"port": "0"})
+        console = ET.SubElement(devices, "console", {"type": "pty"})
+        ET.SubElement(console, "target", {"type": "serial", "port": "0"})
+        if real:
+            ET.SubElement(
+                devices,
+                "graphics",
+                {"type": "vnc", "port": "-1", "autoport": "yes", "listen": "127.0.0.1"},
+            )
     return ET.tostring(dom, encoding="unicode")
 
 
@@ -125,3 +196,17 @@ def parse_metadata(metadata_xml: str) -> ManagedMeta:
     if not vm_id:
         raise ValueError("metadata element has no id")
     return ManagedMeta(vm_id=vm_id, name=el.get("name", ""))
+
+
+OVMF_DIR = "/usr/share/OVMF"
+_OVMF_PAIRS = (("OVMF_CODE_4M.fd", "OVMF_VARS_4M.fd"), ("OVMF_CODE.fd", "OVMF_VARS.fd"))
+
+
+def find_ovmf(directory: str = OVMF_DIR) -> tuple[str, str] | None:
+    """The UEFI code image and variables template a host offers (Debian's ``ovmf``
+    package layout), ``None`` when it has none. Reads one directory, nothing else."""
+    base = Path(directory)
+    for code, variables in _OVMF_PAIRS:
+        if (base / code).is_file() and (base / variables).is_file():
+            return str(base / code), str(base / variables)
+    return None

@@ -1,11 +1,14 @@
 """The agent's one door to libvirt: a connection, a worker thread, and lifecycle events.
 
-This is the only LimiQuantix module that imports libvirt. libvirt's Python binding blocks,
-so every call on the connection runs in one dedicated worker thread (calls are therefore
+This module and its ``agent.hv_*`` helpers (storage, devices, snapshots, console) are the
+only LimiQuantix modules that import libvirt. libvirt's Python binding blocks, so every
+call on the connection runs in one dedicated worker thread (calls are therefore
 serialised, and a check-then-act inside one call cannot race with another of ours) and
-the asyncio event loop never stalls. libvirt delivers domain lifecycle events through its
-own event loop, which runs in a daemon thread shared by the process; callbacks are
-marshalled onto an ``asyncio.Queue`` of ``Lifecycle`` items with ``call_soon_threadsafe``.
+the asyncio event loop never stalls. Long storage copies (a full clone) run on a second
+thread (``run_long``) so that a copy does not hold up every other order and the sweep.
+libvirt delivers domain lifecycle events through its own event loop, which runs in a
+daemon thread shared by the process; callbacks are marshalled onto an ``asyncio.Queue``
+of ``Lifecycle`` items with ``call_soon_threadsafe``.
 
 libvirt errors never leave this module: they become ``agent.errors`` types, with
 ``DomainNotFound`` for a missing domain so that callers can apply the idempotency rules.
@@ -28,7 +31,7 @@ from urllib.parse import urlsplit
 import libvirt
 import msgspec
 
-from agent import domxml, simhost, stats
+from agent import domxml, hv_snapshots, hv_storage, simhost, stats
 from agent.errors import AgentError, DomainNotFound, PermanentError, TemporaryError
 from events import tracing
 from events.metrics import PoolSample
@@ -37,6 +40,8 @@ from events.vm import VmState
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+DEFAULT_IMAGES_DIR = "/var/lib/limiquantix/images"
+_FLAG_ERRORS = (libvirt.VIR_ERR_INVALID_ARG, libvirt.VIR_ERR_NO_SUPPORT)
 EVENT_QUEUE_MAX = 10_000
 
 
@@ -64,6 +69,18 @@ class HostFacts(msgspec.Struct, frozen=True, kw_only=True):
 # indexed by libvirt's shutoff reason, STARTED detail and STOPPED detail numbers
 _SHUTOFF_REASONS = ("", "shutdown", "destroyed", "crashed", "migrated", "saved", "failed")
 _STARTED_DETAILS = ("booted", "migrated", "restored", "from snapshot", "wakeup")
+_SUSPENDED_DETAILS = (
+    "",
+    "migration",
+    "I/O error",
+    "watchdog",
+    "restored",
+    "from snapshot",
+    "API error",
+    "postcopy",
+    "postcopy failed",
+)
+_RESUMED_DETAILS = ("resumed", "migrated", "from snapshot", "postcopy", "postcopy failed")
 _STOPPED_DETAILS = ("shutdown", "destroyed", "crashed", "migrated", "saved", "failed")
 
 
@@ -102,13 +119,13 @@ def event_word(event: int, detail: int) -> tuple[VmState, str] | None:
     if event == libvirt.VIR_DOMAIN_EVENT_STARTED:
         return "running", _pick(_STARTED_DETAILS, detail)
     if event == libvirt.VIR_DOMAIN_EVENT_SUSPENDED:
-        return "paused", ""
+        return "paused", _pick(_SUSPENDED_DETAILS, detail)
     if event == libvirt.VIR_DOMAIN_EVENT_RESUMED:
-        return "running", "resumed"
+        return "running", _pick(_RESUMED_DETAILS, detail) or "resumed"
     if event == libvirt.VIR_DOMAIN_EVENT_STOPPED:
         return "stopped", _pick(_STOPPED_DETAILS, detail)
     if event == libvirt.VIR_DOMAIN_EVENT_SHUTDOWN:
-        return "stopping", "guest shutdown"
+        return "stopping", "host shutdown" if detail == 2 else "guest shutdown"
     if event == libvirt.VIR_DOMAIN_EVENT_PMSUSPENDED:
         return "paused", "pm-suspended"
     if event == libvirt.VIR_DOMAIN_EVENT_CRASHED:
@@ -203,11 +220,21 @@ _EVENT_LOOP = _EventLoopThread()
 class Hypervisor:
     """One libvirt connection, used from asyncio. Open with ``await Hypervisor.open(uri)``."""
 
-    def __init__(self, uri: str, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self,
+        uri: str,
+        loop: asyncio.AbstractEventLoop,
+        images_dir: str = "",
+        domain_type: str = "auto",
+    ) -> None:
         self.uri = uri
+        # the directory of the agent's storage pool "default" (libvirt pool lq-default)
+        self.images_dir = images_dir or DEFAULT_IMAGES_DIR
+        self._forced_type = domain_type
         self.events: asyncio.Queue[Lifecycle] = asyncio.Queue(EVENT_QUEUE_MAX)
         self._loop = loop
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lq-libvirt")
+        self._long = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lq-libvirt-long")
         self._conn: Any = None
         self._callback_id: int | None = None
         self._domain_type = ""
@@ -215,17 +242,26 @@ class Hypervisor:
         self._closed = False
 
     @classmethod
-    async def open(cls, uri: str) -> Hypervisor:
-        """Connect to ``uri`` (``qemu:///system``, ``test:///default``, ``test:///abs/host.xml``)."""
-        hv = cls(uri, asyncio.get_running_loop())
+    async def open(cls, uri: str, *, images_dir: str = "", domain_type: str = "auto") -> Hypervisor:
+        """Connect to ``uri`` (``qemu:///system``, ``test:///default``, ``test:///abs/host.xml``).
+
+        ``images_dir`` roots the storage pool ``default``; ``domain_type`` ("auto",
+        "kvm", "qemu") forces the ``<domain type>`` of a QEMU host (setting
+        ``agent_domain_type``); the test driver always uses ``test``."""
+        hv = cls(uri, asyncio.get_running_loop(), images_dir, domain_type)
         _EVENT_LOOP.acquire()
         try:
             await hv._call(hv._connect)
         except BaseException:
             hv._pool.shutdown(wait=True)
+            hv._long.shutdown(wait=True)
             _EVENT_LOOP.release()
             raise
         return hv
+
+    @property
+    def domain_type(self) -> str:
+        return self._domain_type
 
     async def close(self) -> None:
         """Stop event delivery, close the connection and the worker thread."""
@@ -236,7 +272,34 @@ class Hypervisor:
             await self._loop.run_in_executor(self._pool, self._disconnect)
         finally:
             self._pool.shutdown(wait=True)
+            self._long.shutdown(wait=True)
             _EVENT_LOOP.release()
+
+    # -- generic calls for the agent.hv_* helpers --
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(conn, *args)`` in the worker thread, libvirt errors translated."""
+        return await self._call(self._with_conn, fn, *args)
+
+    async def run_dom(self, fn: Callable[..., T], vm_id: str, *args: Any) -> T:
+        """``fn(conn, dom, *args)`` for the domain of ``vm_id`` in the worker thread;
+        ``DomainNotFound`` when there is none."""
+        return await self._call(self._with_dom, vm_id, fn, *args)
+
+    async def run_long(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(conn, *args)`` on the long-operation thread (storage copies)."""
+        if self._closed:
+            raise TemporaryError(f"hypervisor connection to {self.uri} is closed")
+        with tracing.span(f"libvirt {fn.__name__}", uri=self.uri):
+            return await self._loop.run_in_executor(
+                self._long, _guarded, self, self._with_conn, (fn, *args)
+            )
+
+    def _with_conn(self, fn: Callable[..., T], *args: Any) -> T:
+        return fn(self._ensure_connected(), *args)
+
+    def _with_dom(self, vm_id: str, fn: Callable[..., T], *args: Any) -> T:
+        return fn(self._ensure_connected(), self._domain(vm_id), *args)
 
     # -- operations (each one call in the worker thread) --
 
@@ -260,6 +323,10 @@ class Hypervisor:
         after, which for a graceful shutdown of a real guest is usually still running."""
         return await self._call(self._stop, vm_id, force)
 
+    async def definition(self, vm_id: str) -> str:
+        """The persistent definition (domain XML) of a domain."""
+        return await self._call(self._definition, vm_id)
+
     async def undefine(self, vm_id: str) -> None:
         """Destroy the domain if it runs, then remove its definition."""
         await self._call(self._undefine, vm_id)
@@ -282,6 +349,11 @@ class Hypervisor:
         file. (LimiQuantix only defines persistent domains; a transient one would not
         survive a restart of a real host either.)"""
         return await self._call(self._managed_definitions)
+
+    async def managed_pools(self) -> list[simhost.SavedPool]:
+        """The agent's own storage pool with its volumes, as a simulated host's node file
+        keeps it (``[]`` when it was never created)."""
+        return await self.run(hv_storage.saved_pools)
 
     async def counters(self) -> stats.HostCounters:
         """One reading of the host's and every running managed domain's counters
@@ -311,7 +383,9 @@ class Hypervisor:
         self._callback_id = conn.domainEventRegisterAny(
             None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, self._on_lifecycle, None
         )
-        self._domain_type = domxml.best_domain_type(conn.getCapabilities())
+        best = domxml.best_domain_type(conn.getCapabilities())
+        forced = self._forced_type
+        self._domain_type = forced if forced in ("kvm", "qemu") and best != "test" else best
         log.info("connected to %s (domain type %s)", self.uri, self._domain_type)
 
     def _disconnect(self) -> None:
@@ -391,15 +465,21 @@ class Hypervisor:
             log.info("%s vm_id=%s", "destroyed" if force else "shutdown requested for", vm_id)
         return _word(dom)[0]
 
+    def _definition(self, vm_id: str) -> str:
+        return str(self._domain(vm_id).XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+
     def _undefine(self, vm_id: str) -> None:
         dom = self._domain(vm_id)
         if dom.isActive():
             dom.destroy()
-        flags = getattr(libvirt, "VIR_DOMAIN_UNDEFINE_NVRAM", 0)
-        try:
-            dom.undefineFlags(flags)
-        except libvirt.libvirtError:
-            dom.undefine()  # drivers without flag support (the test driver's older versions)
+        snapshots = libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
+        for flags in (snapshots | libvirt.VIR_DOMAIN_UNDEFINE_NVRAM, snapshots, 0):
+            try:
+                dom.undefineFlags(flags)
+                break
+            except libvirt.libvirtError as exc:  # drivers without some flags (the test driver)
+                if not flags or exc.get_error_code() not in _FLAG_ERRORS:
+                    raise
         log.info("undefined vm_id=%s", vm_id)
 
     def _state(self, vm_id: str) -> tuple[VmState, str] | None:
@@ -440,7 +520,8 @@ class Hypervisor:
                 if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
                     continue  # vanished while we looked
                 raise
-            saved.append(simhost.SavedDomain(xml, state))
+            snapshots = hv_snapshots.saved_tree(dom)
+            saved.append(simhost.SavedDomain(xml, state, snapshots))
         return saved
 
     def _counters(self) -> stats.HostCounters:
@@ -515,8 +596,12 @@ def _guarded(hv: Hypervisor, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
     try:
         return fn(*args)
     except libvirt.libvirtError as exc:
-        target = args[0] if args and isinstance(args[0], str) else hv.uri
-        raise translate(exc, f"{fn.__name__.lstrip('_')} {target}") from exc
+        name, target = fn.__name__, args[0] if args and isinstance(args[0], str) else hv.uri
+        if name == "_with_conn":  # run(helper, ...): name the helper
+            name = args[0].__name__
+        elif name == "_with_dom":  # run_dom(helper, vm_id, ...)
+            name = args[1].__name__
+        raise translate(exc, f"{name.lstrip('_')} {target}") from exc
 
 
 def _domain_counters(vm_id: str, dom: Any) -> stats.DomainCounters:

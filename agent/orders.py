@@ -1,5 +1,9 @@
 """Orders → hypervisor → report bodies, with the idempotency the contract promises.
 
+The executor owns what every order shares (the journal, per-VM ordering, deadlines,
+cancellation, progress); what each order does on the host is in ``agent.act_power``
+(define, power, delete) and ``agent.act_devices`` (snapshots, disks, NICs, resize).
+
 JetStream delivers an order at least once, and the controlplane may issue the same order
 again after a timeout, so every order is written to have one effect however often it runs:
 defining an existing domain, starting a running one or stopping a stopped one succeed;
@@ -18,14 +22,17 @@ import tempfile
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
-from agent.domxml import VmSpec
-from agent.errors import PermanentError, TemporaryError
+from agent import act_devices, act_power
+from agent.actions import Cancelled, CancelToken, Context, GuestDidNotStop, ProgressFn, Result
+from agent.errors import DomainNotFound, PermanentError, TemporaryError
 from agent.hypervisor import Hypervisor
+from events import orders as o
 from events.base import new_id, utcnow
-from events.orders import AnyOrder, DefineVm, DeleteVm, Order, StartVm, StopVm
+from events.orders import AnyOrder, Order
 from events.reports import OrderDone, OrderFailed
 from events.vm import VmState
 
@@ -98,20 +105,62 @@ def _write_atomically(path: Path, data: bytes) -> None:
         raise
 
 
+_OPERATIONS: dict[type[Any], str] = {
+    o.DefineVm: "create",
+    o.StartVm: "start",
+    o.RebootVm: "reboot",
+    o.PauseVm: "pause",
+    o.ResumeVm: "resume",
+    o.DeleteVm: "delete",
+    o.CreateSnapshot: "snapshot",
+    o.RevertSnapshot: "revert",
+    o.DeleteSnapshot: "delete_snapshot",
+    o.AttachDisk: "attach_disk",
+    o.DetachDisk: "detach_disk",
+    o.ResizeDisk: "resize_disk",
+    o.AttachNic: "attach_nic",
+    o.DetachNic: "detach_nic",
+    o.UpdateNic: "update_nic",
+    o.ResizeVm: "resize",
+    o.CancelOrder: "cancel",
+}
+
+_ACTIONS: dict[type[Any], Callable[[Context, Any], Awaitable[Result]]] = {
+    o.DefineVm: act_power.define,
+    o.StartVm: act_power.start,
+    o.StopVm: act_power.stop,
+    o.RebootVm: act_power.reboot,
+    o.PauseVm: act_power.pause,
+    o.ResumeVm: act_power.resume,
+    o.DeleteVm: act_power.delete,
+    o.CreateSnapshot: act_devices.create_snapshot,
+    o.RevertSnapshot: act_devices.revert_snapshot,
+    o.DeleteSnapshot: act_devices.delete_snapshot,
+    o.AttachDisk: act_devices.attach_disk,
+    o.DetachDisk: act_devices.detach_disk,
+    o.ResizeDisk: act_devices.resize_disk,
+    o.AttachNic: act_devices.attach_nic,
+    o.DetachNic: act_devices.detach_nic,
+    o.UpdateNic: act_devices.update_nic,
+    o.ResizeVm: act_devices.resize_vm,
+}
+
+
 def operation(body: AnyOrder) -> str:
-    """The operation word of an order, as reports and tasks name it."""
-    if isinstance(body, DefineVm):
-        return "create"
-    if isinstance(body, StartVm):
-        return "start"
-    if isinstance(body, StopVm):
-        return "stop"
-    return "delete"
+    """The operation word of an order, as reports and tasks name it (``VmOperation``;
+    a graceful ``StopVm`` is ``shutdown``, a CancelOrder ``cancel``)."""
+    if isinstance(body, o.StopVm):
+        return "stop" if body.force else "shutdown"
+    return _OPERATIONS[type(body)]
 
 
 class OrderExecutor:
     """Carries out orders on one hypervisor. ``execute`` raises ``TemporaryError`` when the
-    order should be retried later; everything else ends in an ``Outcome``."""
+    order should be retried later; everything else ends in an ``Outcome``.
+
+    Orders for one VM run one after another (a per-VM lock); orders for different VMs
+    and every ``CancelOrder`` run at once, so a cancel reaches an order that is waiting.
+    """
 
     def __init__(
         self,
@@ -121,6 +170,7 @@ class OrderExecutor:
         shutdown_timeout_s: float = 60.0,
         poll_interval_s: float = 0.25,
         persist: Callable[[], Awaitable[None]] | None = None,
+        progress: ProgressFn | None = None,
     ) -> None:
         self.hypervisor = hypervisor
         self.journal = journal
@@ -128,19 +178,58 @@ class OrderExecutor:
         # answer is journalled: a crash in between must not leave a journal that answers
         # "done" for a domain the restarted host does not have (tests/agent/test_orders).
         self.persist = persist
+        self.progress = progress
         self.shutdown_timeout_s = shutdown_timeout_s
         self.poll_interval_s = poll_interval_s
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._waiting: dict[str, int] = {}  # orders holding or waiting for a VM's lock
+        self._running: dict[str, CancelToken] = {}
+        self._cancel_first: OrderedDict[str, None] = OrderedDict()  # cancelled before start
 
     async def execute(self, order: Order) -> Outcome:
-        known = self.journal.get(order.order_id)
+        known = self._known(order)
         if known is not None:
-            log.info(
-                "order %s for vm_id=%s already executed, answering again",
-                order.order_id,
-                order.body.vm_id,
-            )
-            return msgspec.structs.replace(known, replayed=True)
-        body = await self._run(order)
+            return known
+        if isinstance(order.body, o.CancelOrder):
+            return await self._finish(order, await self._cancel(order, order.body))
+        key = _vm_key(order.body.vm_id)
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        self._waiting[key] = self._waiting.get(key, 0) + 1
+        try:
+            async with lock:
+                return await self._execute_in_turn(order)
+        finally:
+            self._waiting[key] -= 1
+            if not self._waiting[key]:  # nobody else in line: forget the VM's lock
+                del self._waiting[key]
+                del self._locks[key]
+
+    async def _execute_in_turn(self, order: Order) -> Outcome:
+        known = self._known(order)  # the same order delivered twice, both waiting
+        if known is not None:
+            return known
+        token = CancelToken()
+        self._running[order.order_id] = token
+        try:
+            if self._cancel_first.pop(order.order_id, 0) is None:
+                token.cancel()  # a CancelOrder came first
+            body = await self._run(order, token)
+        finally:
+            self._running.pop(order.order_id, None)
+        return await self._finish(order, body)
+
+    def _known(self, order: Order) -> Outcome | None:
+        known = self.journal.get(order.order_id)
+        if known is None:
+            return None
+        log.info(
+            "order %s for vm_id=%s already executed, answering again",
+            order.order_id,
+            order.body.vm_id,
+        )
+        return msgspec.structs.replace(known, replayed=True)
+
+    async def _finish(self, order: Order, body: OrderResult) -> Outcome:
         if self.persist is not None:
             await self.persist()
         outcome = Outcome(order_id=order.order_id, report_id=new_id(), body=body)
@@ -163,64 +252,66 @@ class OrderExecutor:
         await self.journal.record(outcome)
         return outcome
 
-    async def _run(self, order: Order) -> OrderResult:
+    async def _cancel(self, order: Order, body: o.CancelOrder) -> OrderResult:
+        target = body.target_order_id
+        token = self._running.get(target)
+        state = await self._state_or_none(body.vm_id)
+        if token is not None:
+            token.cancel()
+            note = "cancelling the running order"
+        elif self.journal.get(target) is not None:
+            note = "the order had already finished"
+        else:
+            self._cancel_first[target] = None  # it may still be on its way: refuse it then
+            while len(self._cancel_first) > JOURNAL_CAPACITY:
+                self._cancel_first.popitem(last=False)
+            note = "the order will be refused when it arrives"
+        log.info("cancel of order %s for vm_id=%s: %s", target, body.vm_id, note)
+        return OrderDone(
+            order_id=order.order_id,
+            vm_id=body.vm_id,
+            operation="cancel",
+            state=state or "deleted",
+            note=note,
+        )
+
+    async def _run(self, order: Order, token: CancelToken) -> OrderResult:
         body = order.body
         op = operation(body)
         if order.deadline is not None and utcnow() > order.deadline:
             return self._failed(order, f"deadline {order.deadline.isoformat()} passed", None)
         log.info("executing %s order %s for vm_id=%s", op, order.order_id, body.vm_id)
+        ctx = Context(
+            hv=self.hypervisor,
+            order=order,
+            token=token,
+            progress=self.progress,
+            shutdown_timeout_s=self.shutdown_timeout_s,
+            poll_interval_s=self.poll_interval_s,
+        )
         try:
-            if isinstance(body, DefineVm):
-                state = await self._define(body)
-            elif isinstance(body, StartVm):
-                state = await self._start(body)
-            elif isinstance(body, StopVm):
-                state = await self._stop(body)
-            else:
-                state = await self._delete(body)
+            token.check()
+            result = await _ACTIONS[type(body)](ctx, body)
         except TemporaryError:
             raise
+        except Cancelled:
+            log.info("%s order %s for vm_id=%s cancelled", op, order.order_id, body.vm_id)
+            return self._failed(order, "cancelled", await self._state_or_none(body.vm_id))
+        except DomainNotFound as exc:
+            return self._failed(order, str(exc), None)
         except PermanentError as exc:
             log.warning("%s order %s for vm_id=%s failed: %s", op, order.order_id, body.vm_id, exc)
             return self._failed(order, str(exc), await self._state_or_none(body.vm_id))
-        except _GuestDidNotStop as exc:
+        except GuestDidNotStop as exc:
             return self._failed(order, str(exc), exc.state, permanent=False)
-        return OrderDone(order_id=order.order_id, vm_id=body.vm_id, operation=op, state=state)
-
-    async def _define(self, body: DefineVm) -> VmState:
-        hv = self.hypervisor
-        state = await hv.state(body.vm_id)
-        if state is None:
-            spec = VmSpec(
-                vm_id=body.vm_id, name=body.name, vcpus=body.vcpus, memory_mib=body.memory_mib
-            )
-            state = await hv.define(spec)
-        if body.start and state != "running":
-            state = await hv.start(body.vm_id)
-        return state
-
-    async def _start(self, body: StartVm) -> VmState:
-        return await self.hypervisor.start(body.vm_id)  # a running domain stays as it is
-
-    async def _stop(self, body: StopVm) -> VmState:
-        state = await self.hypervisor.stop(body.vm_id, force=body.force)
-        if body.force or state == "stopped":
-            return state
-        deadline = asyncio.get_running_loop().time() + self.shutdown_timeout_s
-        while asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(self.poll_interval_s)
-            now = await self.hypervisor.state(body.vm_id)
-            if now is None or now == "stopped":
-                return "stopped" if now is None else now
-            state = now
-        raise _GuestDidNotStop(
-            f"guest did not shut down within {self.shutdown_timeout_s:g} s", state
+        return OrderDone(
+            order_id=order.order_id,
+            vm_id=body.vm_id,
+            operation=op,
+            state=result.state,
+            forced=result.forced,
+            note=result.note,
         )
-
-    async def _delete(self, body: DeleteVm) -> VmState:
-        if await self.hypervisor.state(body.vm_id) is not None:
-            await self.hypervisor.undefine(body.vm_id)
-        return "deleted"
 
     async def _state_or_none(self, vm_id: str) -> VmState | None:
         try:
@@ -242,7 +333,5 @@ class OrderExecutor:
         )
 
 
-class _GuestDidNotStop(Exception):
-    def __init__(self, message: str, state: VmState) -> None:
-        super().__init__(message)
-        self.state = state
+def _vm_key(vm_id: str) -> str:
+    return vm_id.lower()

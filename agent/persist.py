@@ -6,6 +6,12 @@ mark all its VMs as missing. A real host keeps its persistent domain definitions
 restarts; a simulated one does the same by saving them into the node file it is opened
 from (``agent.simhost.save_domains``), which the test driver loads again on the next open.
 
+Besides domain definitions and run states, a save keeps each domain's snapshot tree (the
+test driver reads ``<test:domainsnapshot>`` back, the current one marked) and the agent's
+storage pool with its volume descriptions. What a restart loses: simulated volumes hold
+no data (the test driver never wrote any), a snapshot holds no memory image, and a
+domain that was running comes back running from a fresh "boot".
+
 The agent saves after every executed order, after every lifecycle event of a managed
 domain, and on a clean shutdown. A save reads the definitions in the hypervisor's worker
 thread and writes the file in another thread, so the event loop never waits on disk. Only
@@ -53,13 +59,16 @@ class NodeFileKeeper:
         try:
             async with self._snapshots:
                 domains = await self.hypervisor.managed_definitions()
+                pools = await self.hypervisor.managed_pools()
                 self._taken += 1
                 number = self._taken
-            await asyncio.to_thread(self._write, number, domains)
+            await asyncio.to_thread(self._write, number, domains, pools)
         except (AgentError, OSError, ValueError) as exc:
             log.warning("cannot save the domains of %s: %s", self.path, exc)
 
-    def _write(self, number: int, domains: list[simhost.SavedDomain]) -> None:
+    def _write(
+        self, number: int, domains: list[simhost.SavedDomain], pools: list[simhost.SavedPool]
+    ) -> None:
         """Write snapshot ``number`` unless a newer one is already on disk.
 
         A cancelled save leaves its writer thread running; numbering the snapshots keeps
@@ -68,6 +77,6 @@ class NodeFileKeeper:
         with self._file_lock:
             if number <= self._written:
                 return
-            simhost.save_domains(self.path, domains)
+            simhost.save_domains(self.path, domains, pools or None)
             self._written = number
         log.debug("saved %d domains into %s", len(domains), self.path)

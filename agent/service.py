@@ -10,10 +10,16 @@ has, whatever happened while no agent ran), and then runs three loops side by si
   the report is sent, so a crash in between redelivers the order, which the journal then
   answers again without executing it twice. Temporary failures are nak'ed with a delay
   and given up (reported, ``permanent=False``) after ``MAX_ATTEMPTS`` deliveries.
+  Orders run concurrently, one at a time per VM (``agent.orders``), so a ``CancelOrder``
+  reaches an order that is waiting (a graceful shutdown, a volume copy).
 - lifecycle: every libvirt lifecycle event of a managed domain → ``DomainChanged``, so a
   VM that crashed or was changed with virsh becomes an observed event, not a lie in the UI.
+- sweep: ``agent.reconcile`` compares the host with what was reported every
+  ``agent_sweep_interval_s`` (drift, vanished domains, NIC addresses).
 - heartbeat: ``agent.heartbeat``.
 - metrics: ``agent.metrics`` samples host and VM statistics onto ``LQ_METRICS``.
+- consoles: ``agent.console`` answers ``lq.host.<id>.console`` and relays serial and VNC
+  console sessions of this host's VMs.
 
 A simulated host (a ``test:///<node file>`` URI) has no disk of its own: after each
 executed order, each lifecycle event and on a clean shutdown its managed domains are saved
@@ -30,12 +36,14 @@ import time
 from pathlib import Path
 
 from agent import telemetry
+from agent.console import serve_consoles
 from agent.errors import AgentError, TemporaryError
 from agent.heartbeat import heartbeat_loop
 from agent.hypervisor import Hypervisor
 from agent.metrics import metrics_loop
 from agent.orders import OrderExecutor, OrderJournal, Outcome
 from agent.persist import NodeFileKeeper
+from agent.reconcile import Reconciler
 from events import logctx, subjects, tls, tracing
 from events.aio import cancel_and_wait
 from events.base import new_id, utcnow
@@ -49,6 +57,7 @@ from events.reports import (
     DomainChanged,
     EnrollRequest,
     Inventory,
+    OrderProgress,
     Report,
 )
 from events.settings import Settings
@@ -85,6 +94,7 @@ class Agent:
         self._hypervisor = hypervisor
         self._owns_hypervisor = hypervisor is None
         self._keeper: NodeFileKeeper | None = None  # only for a simulated host
+        self._reconciler: Reconciler | None = None
 
     @property
     def hypervisor(self) -> Hypervisor:
@@ -105,7 +115,15 @@ class Agent:
             if bus is None or hv is None or host_id is None:
                 return  # stopped before we were up
             executor = OrderExecutor(
-                hv, OrderJournal(self.state_dir / "orders.json"), persist=self._save_domains
+                hv,
+                OrderJournal(self.state_dir / "orders.json"),
+                persist=self._save_domains,
+                progress=lambda order, percent, message: self._progress(
+                    bus, host_id, order, percent, message
+                ),
+            )
+            self._reconciler = Reconciler(
+                hv, lambda body: self._report_until_sent(bus, host_id, body)
             )
             await self._send_inventory(bus, hv, host_id)
             self.ready.set()
@@ -113,6 +131,7 @@ class Agent:
             tasks = [
                 asyncio.create_task(self._orders_loop(bus, executor, host_id), name="orders"),
                 asyncio.create_task(self._lifecycle_loop(bus, hv, host_id), name="lifecycle"),
+                asyncio.create_task(self._sweep_loop(), name="sweep"),
                 asyncio.create_task(
                     heartbeat_loop(bus, hv, host_id, self.settings.heartbeat_interval_s),
                     name="heartbeat",
@@ -120,6 +139,10 @@ class Agent:
                 asyncio.create_task(
                     metrics_loop(bus, hv, host_id, self.settings.metrics_interval_s),
                     name="metrics",
+                ),
+                asyncio.create_task(
+                    serve_consoles(bus, hv, host_id, self.settings.console_max_sessions),
+                    name="consoles",
                 ),
             ]
             stopper = asyncio.create_task(stop.wait())
@@ -143,7 +166,11 @@ class Agent:
         delay = 0.2
         while self._hypervisor is None:
             try:
-                self._hypervisor = await Hypervisor.open(self.uri)
+                self._hypervisor = await Hypervisor.open(
+                    self.uri,
+                    images_dir=str(self.state_dir / "images"),
+                    domain_type=self.settings.agent_domain_type,
+                )
             except TemporaryError as exc:
                 log.warning("agent %s cannot reach %s yet: %s", self.name, self.uri, exc)
                 if await _sleep(stop, delay):
@@ -202,6 +229,8 @@ class Agent:
         while not hv.events.empty():  # the inventory below supersedes earlier events
             hv.events.get_nowait()
         domains = await hv.list_managed()
+        if self._reconciler is not None:
+            self._reconciler.inventory(domains)
         await self._report_until_sent(bus, host_id, Inventory(domains=domains))
         log.info("host_id=%s sent inventory of %d managed domains", host_id, len(domains))
 
@@ -209,28 +238,70 @@ class Agent:
 
     async def _orders_loop(self, bus: Bus, executor: OrderExecutor, host_id: str) -> None:
         delay = 0.2
-        while True:
+        running: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                try:
+                    async for delivery in bus.orders(host_id):
+                        # each order in its own task: the executor keeps one VM's orders
+                        # in sequence, and a CancelOrder can reach a waiting order
+                        task = asyncio.create_task(
+                            self._one_order(bus, executor, host_id, delivery),
+                            name=f"order {delivery.value.order_id}",
+                        )
+                        running.add(task)
+                        task.add_done_callback(running.discard)
+                        delay = 0.2
+                except LqError as exc:
+                    log.warning("host_id=%s order consumer interrupted: %s", host_id, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, BACKOFF_MAX_S)
+        finally:
+            await cancel_and_wait(list(running))
+
+    async def _one_order(
+        self, bus: Bus, executor: OrderExecutor, host_id: str, delivery: Delivery[Order]
+    ) -> None:
+        order, started = delivery.value, time.monotonic()
+        operation = type(order.body).__name__
+        with (
+            logctx.bind(host_id=host_id, vm_id=order.body.vm_id, task_id=order.task_id),
+            tracing.span(
+                f"agent order {operation}",
+                parent=order.traceparent,
+                kind=tracing.CONSUMER,
+                host_id=host_id,
+                vm_id=order.body.vm_id,
+            ),
+        ):
             try:
-                async for delivery in bus.orders(host_id):
-                    order, started = delivery.value, time.monotonic()
-                    operation = type(order.body).__name__
-                    with (
-                        logctx.bind(host_id=host_id, vm_id=order.body.vm_id, task_id=order.task_id),
-                        tracing.span(
-                            f"agent order {operation}",
-                            parent=order.traceparent,
-                            kind=tracing.CONSUMER,
-                            host_id=host_id,
-                            vm_id=order.body.vm_id,
-                        ),
-                    ):
-                        await self._handle(bus, executor, host_id, delivery)
-                    telemetry.ORDER_SECONDS.labels(operation).observe(time.monotonic() - started)
-                    delay = 0.2
-            except LqError as exc:
-                log.warning("host_id=%s order consumer interrupted: %s", host_id, exc)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, BACKOFF_MAX_S)
+                await self._handle(bus, executor, host_id, delivery)
+            except LqError as exc:  # NATS gone for longer than the retries: redelivery
+                log.warning("host_id=%s order %s not answered: %s", host_id, order.order_id, exc)
+            except Exception:  # a bug: logged here, the order is redelivered after ack_wait
+                log.exception("host_id=%s order %s crashed", host_id, order.order_id)
+        telemetry.ORDER_SECONDS.labels(operation).observe(time.monotonic() - started)
+
+    async def _progress(
+        self, bus: Bus, host_id: str, order: Order, percent: int, message: str
+    ) -> None:
+        body = OrderProgress(
+            order_id=order.order_id, vm_id=order.body.vm_id, percent=percent, message=message
+        )
+        await self._report(bus, host_id, body, task_id=order.task_id)
+
+    async def _sweep_loop(self) -> None:
+        interval = self.settings.agent_sweep_interval_s
+        if interval <= 0 or self._reconciler is None:
+            await asyncio.Event().wait()  # sweeping switched off
+            return
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                if await self._reconciler.sweep():
+                    await self._save_domains()
+            except AgentError as exc:
+                log.warning("host_id=%s sweep skipped: %s", self.host_id, exc)
 
     async def _handle(
         self, bus: Bus, executor: OrderExecutor, host_id: str, delivery: Delivery[Order]
@@ -299,6 +370,8 @@ class Agent:
                 managed = True  # cannot tell right now: let the controlplane judge
             if managed:
                 unsaved = True
+                if self._reconciler is not None:
+                    self._reconciler.seen(event.vm_id, event.state)
                 body = DomainChanged(vm_id=event.vm_id, state=event.state, reason=event.reason)
                 await self._report_until_sent(bus, host_id, body)
                 log.info(

@@ -30,10 +30,18 @@ from agent import domxml
 # libvirt's test-driver namespace for per-domain extras in a node file (runstate, transient)
 TEST_NS = "http://libvirt.org/schemas/domain/test/1.0"
 _RUNSTATE = f"{{{TEST_NS}}}runstate"
+_SNAPSHOT = f"{{{TEST_NS}}}domainsnapshot"
 _TEST_DEFAULT = "/default"  # test:///default: the driver's built-in host, no node file
 
 ET.register_namespace("test", TEST_NS)
 ET.register_namespace(domxml.LQ_PREFIX, domxml.LQ_NS)
+
+
+class SavedSnapshot(NamedTuple):
+    """One snapshot of a domain as a node file keeps it (``<test:domainsnapshot>``)."""
+
+    xml: str  # libvirt's <domainsnapshot> description
+    current: bool = False
 
 
 class SavedDomain(NamedTuple):
@@ -41,6 +49,14 @@ class SavedDomain(NamedTuple):
 
     xml: str  # the persistent (inactive) definition, metadata included
     state: int  # libvirt's virDomainState number: 1 running, 3 paused, 5 shutoff, ...
+    snapshots: tuple[SavedSnapshot, ...] = ()  # parents before children
+
+
+class SavedPool(NamedTuple):
+    """One storage pool and its volumes as a node file keeps it."""
+
+    xml: str
+    volumes: tuple[str, ...] = ()
 
 
 def node_xml(name: str, cpus: int, memory_mib: int) -> str:
@@ -76,26 +92,68 @@ def write_node(path: str | Path, *, cpus: int, memory_mib: int, name: str | None
     return node_uri(target)
 
 
-def save_domains(path: str | Path, domains: Iterable[SavedDomain]) -> None:
+def save_domains(
+    path: str | Path, domains: Iterable[SavedDomain], pools: Iterable[SavedPool] | None = None
+) -> None:
     """Replace the ``<domain>`` elements of the node file at ``path`` with ``domains``,
     atomically, keeping everything else (CPUs, memory, comments) as it is.
 
     Each domain gets ``<test:runstate>`` with its state, so the test driver brings it back
-    running, paused or shut off, and persistent, as a real host would after a restart.
+    running, paused or shut off, and persistent, as a real host would after a restart, and
+    its snapshots as ``<test:domainsnapshot>`` elements (the test driver reads them back,
+    the current one marked ``<active>1</active>``). ``pools`` (when given) replace the
+    node file's ``<pool>`` elements, volumes included.
     """
     target = Path(path)
     node = _read_node(target)
     for old in node.findall("domain"):
         node.remove(old)
+    if pools is not None:
+        for old_pool in node.findall("pool"):
+            node.remove(old_pool)
+        for pool in pools:
+            node.append(_pool_element(pool))
     for saved in domains:
         domain = ET.fromstring(saved.xml)
         if domain.tag != "domain":
             raise ValueError(f"not a domain definition: <{domain.tag}>")
-        for old_state in domain.findall(_RUNSTATE):
-            domain.remove(old_state)
+        for old_extra in domain.findall(_RUNSTATE) + domain.findall(_SNAPSHOT):
+            domain.remove(old_extra)
         ET.SubElement(domain, _RUNSTATE).text = str(int(saved.state))
+        for snap in saved.snapshots:
+            domain.append(_snapshot_element(snap))
         node.append(domain)
     _write(target, node)
+
+
+def _snapshot_element(snap: SavedSnapshot) -> ET.Element:
+    parsed = ET.fromstring(snap.xml)
+    el = ET.Element(_SNAPSHOT)
+    for child in parsed:
+        if child.tag != "active":
+            el.append(child)
+    ET.SubElement(el, "active").text = "1" if snap.current else "0"
+    return el
+
+
+def _pool_element(pool: SavedPool) -> ET.Element:
+    el = ET.fromstring(pool.xml)
+    for old in el.findall("volume"):
+        el.remove(old)
+    for vol in pool.volumes:
+        el.append(ET.fromstring(vol))
+    return el
+
+
+def saved_pools(path: str | Path) -> list[SavedPool]:
+    """The pools (and their volume descriptions) a node file holds."""
+    out: list[SavedPool] = []
+    for pool in _read_node(Path(path)).findall("pool"):
+        volumes = tuple(ET.tostring(v, encoding="unicode") for v in pool.findall("volume"))
+        for vol in pool.findall("volume"):
+            pool.remove(vol)
+        out.append(SavedPool(ET.tostring(pool, encoding="unicode"), volumes))
+    return out
 
 
 def saved_domains(path: str | Path) -> list[SavedDomain]:
@@ -107,8 +165,16 @@ def saved_domains(path: str | Path) -> list[SavedDomain]:
         state = int(runstate.text or 1) if runstate is not None else 1
         if runstate is not None:
             domain.remove(runstate)
+        snapshots = []
+        for snap in domain.findall(_SNAPSHOT):
+            domain.remove(snap)
+            current = snap.findtext("active") == "1"
+            snap.tag = "domainsnapshot"
+            for active in snap.findall("active"):
+                snap.remove(active)
+            snapshots.append(SavedSnapshot(ET.tostring(snap, encoding="unicode"), current))
         domain.tail = None
-        out.append(SavedDomain(ET.tostring(domain, encoding="unicode"), state))
+        out.append(SavedDomain(ET.tostring(domain, encoding="unicode"), state, tuple(snapshots)))
     return out
 
 
@@ -137,12 +203,14 @@ def node_uri(path: str | Path) -> str:
 
 
 def _kept_domains(target: Path) -> list[ET.Element]:
-    """The domains of an existing node file. One that cannot be read is moved aside to
-    ``<name>.xml.unreadable`` rather than overwritten, so nothing is lost silently."""
+    """The storage pools and domains of an existing node file. One that cannot be read
+    is moved aside to ``<name>.xml.unreadable`` rather than overwritten, so nothing is
+    lost silently."""
     if not target.is_file():
         return []
     try:
-        return _read_node(target).findall("domain")
+        node = _read_node(target)
+        return node.findall("pool") + node.findall("domain")
     except (ET.ParseError, ValueError):
         os.replace(target, target.with_name(target.name + ".unreadable"))
         return []

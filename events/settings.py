@@ -46,6 +46,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     agent_name: str = ""
     libvirt_uri: str = "test:///default"
     heartbeat_interval_s: float = 2.0
+    agent_domain_type: str = "auto"  # "auto" | "kvm" | "qemu" (TCG): <domain type> on QEMU
+    agent_sweep_interval_s: float = 5.0  # reconcile sweep + NIC addresses; 0 = off
+    # console relay (docs/console.md)
+    console_max_sessions: int = 16  # console sessions one agent relays at once
+    console_idle_timeout_s: float = 60.0  # an agent ends a session its controlplane left
     # metrics (docs/metrics.md)
     metrics_interval_s: float = 5.0
     metrics_raw_retention_h: float = 24.0

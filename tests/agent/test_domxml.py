@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from agent import domxml, simhost
+from agent import devxml, domxml, simhost
 from agent.domxml import VmSpec
 
 VM_ID = "0190a5b2-1111-7000-8000-00000000abcd"
@@ -108,3 +108,118 @@ def test_simhost_node_file(tmp_path: Path) -> None:
         simhost.node_xml("x", 0, 1)
     other = simhost.write_node(tmp_path / "hosts" / "sim-2.xml", cpus=2, memory_mib=1024)
     assert other == f"test://{tmp_path}/hosts/sim-2.xml"
+
+
+# --- the full lifecycle spec -----------------------------------------------------------------
+
+DISK0 = devxml.DiskDev(disk_id="disk0", path="/p/vm-disk0.qcow2")
+SEED = devxml.DiskDev(
+    disk_id="cidata", path="/p/vm-cidata.iso", bus="ide", device="cdrom", format="raw",
+    target="hdc",
+)  # fmt: skip
+NIC0 = devxml.NicDev(nic_id="nic0", mac="52:54:00:00:00:01")
+NIC1 = devxml.NicDev(nic_id="nic1", mac="52:54:00:00:00:02", model="e1000", network="default")
+
+
+def test_full_spec_devices_carry_aliases_targets_and_macs() -> None:
+    root = ET.fromstring(domxml.domain_xml(spec(disks=(DISK0, SEED), nics=(NIC0, NIC1)), "qemu"))
+    disks = root.findall("devices/disk")
+    assert [d.get("device") for d in disks] == ["disk", "cdrom"]
+    assert [d.find("alias").get("name") for d in disks] == ["ua-disk0", "ua-cidata"]  # type: ignore[union-attr]
+    assert disks[0].find("target").attrib == {"dev": "vda", "bus": "virtio"}  # type: ignore[union-attr]
+    assert disks[0].find("driver").get("type") == "qcow2"  # type: ignore[union-attr]
+    assert disks[1].find("readonly") is not None
+    nics = root.findall("devices/interface")
+    assert [n.get("type") for n in nics] == ["user", "network"]
+    assert nics[1].find("source").get("network") == "default"  # type: ignore[union-attr]
+    assert nics[1].find("model").get("type") == "e1000"  # type: ignore[union-attr]
+    assert root.find("devices/serial[@type='pty']") is not None
+    assert root.find("devices/console/target").get("type") == "serial"  # type: ignore[union-attr]
+    vnc = root.find("devices/graphics")
+    assert vnc is not None
+    assert (vnc.get("type"), vnc.get("listen"), vnc.get("autoport")) == ("vnc", "127.0.0.1", "yes")
+
+
+def test_headroom_firmware_boot_order_and_kernel() -> None:
+    root = ET.fromstring(
+        domxml.domain_xml(
+            spec(
+                vcpus=2, max_vcpus=8, memory_mib=512, max_memory_mib=2048, machine="q35",
+                firmware="uefi", loader="/ovmf/CODE.fd", nvram_template="/ovmf/VARS.fd",
+                boot_order=("network", "hd"), kernel="/boot/vmlinuz", initrd="/boot/initrd",
+                cmdline="console=ttyS0",
+            ),
+            "kvm",
+        )
+    )  # fmt: skip
+    vcpu = root.find("vcpu")
+    assert vcpu is not None
+    assert (vcpu.text, vcpu.get("current")) == ("8", "2")
+    assert root.findtext("memory") == "2048"
+    assert root.findtext("currentMemory") == "512"
+    assert root.find("os/type").get("machine") == "q35"  # type: ignore[union-attr]
+    assert root.findtext("os/loader") == "/ovmf/CODE.fd"
+    assert root.find("os/nvram").get("template") == "/ovmf/VARS.fd"  # type: ignore[union-attr]
+    assert [b.get("dev") for b in root.findall("os/boot")] == ["network", "hd"]
+    assert (root.findtext("os/kernel"), root.findtext("os/initrd")) == (
+        "/boot/vmlinuz",
+        "/boot/initrd",
+    )
+    assert root.findtext("os/cmdline") == "console=ttyS0"
+    assert root.find("features/acpi") is not None
+
+
+@pytest.mark.parametrize(
+    ("bad", "match"),
+    [
+        ({"vcpus": 4, "max_vcpus": 2}, "max_vcpus"),
+        ({"memory_mib": 512, "max_memory_mib": 256}, "max_memory_mib"),
+        ({"firmware": "uefi"}, "OVMF"),
+        ({"firmware": "coreboot"}, "firmware"),
+        ({"cmdline": "a\x00b"}, "control character"),
+        ({"disks": (DISK0, DISK0)}, "unique"),
+    ],
+)
+def test_invalid_lifecycle_specs_are_rejected(bad: dict[str, object], match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        domxml.validate(spec(**bad))
+
+
+def test_device_targets_and_lookup() -> None:
+    assert [devxml.letters(i) for i in (0, 1, 25, 26)] == ["a", "b", "z", "aa"]
+    assert devxml.target_for("disk2", "virtio") == "vdc"
+    assert devxml.target_for("disk1", "sata") == "sdb"
+    assert devxml.seed_target("pc") == ("ide", "hdc")
+    assert devxml.seed_target("q35") == ("sata", "sdz")
+    xml = domxml.domain_xml(spec(disks=(DISK0,), nics=(NIC0,)), "test")
+    assert devxml.find_disk(xml, "disk0") is not None
+    assert devxml.find_disk(xml, "disk1") is None
+    assert devxml.find_nic(xml, "nic0") is not None
+    assert devxml.find_nic(xml, "other", mac="52:54:00:00:00:01") is not None  # by MAC
+    assert devxml.nic_ids_by_mac(xml) == {"52:54:00:00:00:01": "nic0"}
+    assert devxml.volume_paths(xml) == ["/p/vm-disk0.qcow2"]
+
+
+def test_definition_edits_for_hypervisors_without_hot_plug() -> None:
+    xml = domxml.domain_xml(spec(disks=(DISK0,), nics=(NIC0,)), "test")
+    disk1 = devxml.DiskDev(disk_id="disk1", path="/p/vm-disk1.qcow2")
+    added = devxml.with_device(xml, devxml.disk_element(disk1))
+    assert devxml.volume_paths(added) == ["/p/vm-disk0.qcow2", "/p/vm-disk1.qcow2"]
+    removed = devxml.without_device(added, devxml.disk_element(disk1))
+    assert devxml.volume_paths(removed) == ["/p/vm-disk0.qcow2"]
+    moved = devxml.replaced_device(xml, devxml.nic_element(NIC0), devxml.nic_element(
+        devxml.NicDev(nic_id="nic0", mac=NIC0.mac, network="lan")
+    ))  # fmt: skip
+    nic = devxml.find_nic(moved, "nic0")
+    assert nic is not None
+    assert devxml.nic_of(nic) == devxml.NicDev(nic_id="nic0", mac=NIC0.mac, network="lan")
+
+
+def test_find_ovmf(tmp_path: Path) -> None:
+    assert domxml.find_ovmf(str(tmp_path)) is None
+    (tmp_path / "OVMF_CODE.fd").write_bytes(b"")
+    (tmp_path / "OVMF_VARS.fd").write_bytes(b"")
+    assert domxml.find_ovmf(str(tmp_path)) == (
+        str(tmp_path / "OVMF_CODE.fd"),
+        str(tmp_path / "OVMF_VARS.fd"),
+    )

@@ -48,7 +48,11 @@ def test_state_words(state: int, reason: int, word: tuple[str, str]) -> None:
         (1, 0, ("deleted", "undefined")),
         (2, 0, ("running", "booted")),
         (3, 0, ("paused", "")),
+        (3, 2, ("paused", "I/O error")),  # virsh-invisible causes of a pause say so
+        (3, 3, ("paused", "watchdog")),
         (4, 0, ("running", "resumed")),
+        (4, 2, ("running", "from snapshot")),
+        (6, 2, ("stopping", "host shutdown")),
         (5, 2, ("stopped", "crashed")),
         (6, 0, ("stopping", "guest shutdown")),
         (8, 0, ("stopped", "crashed")),
