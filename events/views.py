@@ -22,8 +22,50 @@ class _View(msgspec.Struct, frozen=True, kw_only=True):
     pass
 
 
+class DiskView(_View, frozen=True, kw_only=True):
+    """One disk of a VM (``GET /api/v1/vms/{id}/disks``); ``disk0`` is the boot disk."""
+
+    disk_id: str
+    size_gib: int
+    bus: str = "virtio"
+    device: str = "disk"
+    pool_id: str = "default"
+    volume: str = ""
+
+
+class NicView(_View, frozen=True, kw_only=True):
+    """One NIC of a VM; ``ip`` is what the host last learned (None: not known)."""
+
+    nic_id: str
+    mac: str
+    network_id: str = "default"
+    model: str = "virtio"
+    ip: str | None = None
+
+
+class SnapshotView(_View, frozen=True, kw_only=True):
+    """One snapshot of a VM's tree; ``current`` marks the one the VM runs from."""
+
+    snapshot_id: str
+    name: str
+    description: str = ""
+    parent_id: str | None = None
+    memory: bool = False
+    vm_state: str = "stopped"
+    created_at: datetime
+    current: bool = False
+
+
+class CloneSourceView(_View, frozen=True, kw_only=True):
+    vm_id: str
+    linked: bool = False
+
+
 class VmView(_View, frozen=True, kw_only=True):
-    """A VM of the read model (``GET /api/v1/vms/{id}``)."""
+    """A VM of the read model (``GET /api/v1/vms/{id}``).
+
+    Lists leave ``snapshots`` out (``GET /api/v1/vms/{id}/snapshots`` has them);
+    ``snapshot_count`` and ``current_snapshot_id`` are on every row."""
 
     id: str
     name: str
@@ -39,6 +81,20 @@ class VmView(_View, frozen=True, kw_only=True):
     created_at: datetime
     updated_at: datetime
     seq: int
+    firmware: str = "bios"
+    machine: str = "pc"
+    boot_order: list[str] = msgspec.field(default_factory=lambda: ["hd"])
+    max_vcpus: int = 0
+    max_memory_mib: int = 0
+    template: bool = False
+    clone_of: CloneSourceView | None = None
+    has_cloud_init: bool = False
+    kernel_boot: bool = False
+    disks: list[DiskView] = []
+    nics: list[NicView] = []
+    snapshots: list[SnapshotView] = []
+    snapshot_count: int = 0
+    current_snapshot_id: str | None = None
 
 
 class HostView(_View, frozen=True, kw_only=True):
@@ -105,6 +161,27 @@ class EventView(_View, frozen=True, kw_only=True):
 
 class VmPage(_View, frozen=True, kw_only=True):
     items: list[VmView]
+    next_cursor: str | None = None
+    total: int | None = None
+
+
+class DiskPage(_View, frozen=True, kw_only=True):
+    items: list[DiskView]
+    next_cursor: str | None = None
+    total: int | None = None
+
+
+class NicPage(_View, frozen=True, kw_only=True):
+    items: list[NicView]
+    next_cursor: str | None = None
+    total: int | None = None
+
+
+class SnapshotPage(_View, frozen=True, kw_only=True):
+    """A VM's snapshot tree, oldest first, with the id of the current snapshot."""
+
+    items: list[SnapshotView]
+    current_snapshot_id: str | None = None
     next_cursor: str | None = None
     total: int | None = None
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from controlplane.api import access, alerts, auth, vms
+from controlplane.api import access, alerts, auth, tasks, vm_devices, vms
 from events import views
 
 Json = dict[str, Any]
@@ -167,12 +167,125 @@ OPERATIONS: tuple[Op, ...] = (
     Op(
         "POST",
         f"{V1}/vms/{{vm_id}}/actions/{{verb}}",
-        "start or stop (force power-off) a VM",
+        "start, stop (hard power-off), pause or resume a VM",
         "vms",
         answer=vms.Accepted,
         status=202,
     ),
-    Op("DELETE", f"{V1}/vms/{{vm_id}}", "Delete a VM", "vms", answer=vms.Accepted, status=202),
+    *(
+        Op("POST", f"{V1}/vms/{{vm_id}}/actions/{verb}", summary, "vms", body, vms.Accepted, 202)
+        for verb, summary, body in (
+            (
+                "shutdown",
+                "Graceful (ACPI) shutdown, forced after the timeout if asked",
+                vms.ShutdownBody,
+            ),
+            ("reboot", "Reboot (ACPI, or a hardware reset with force)", vms.RebootBody),
+            ("clone", "Copy a stopped VM or a template (answers the new VM)", vms.CloneBody),
+            ("resize", "Change vCPUs and memory (cold, or hot-plug with live)", vms.ResizeBody),
+            ("convert-to-template", "Make a stopped VM a template", None),
+            ("convert-to-vm", "Make a template a VM again", None),
+        )
+    ),
+    Op(
+        "DELETE",
+        f"{V1}/vms/{{vm_id}}",
+        "Delete a VM (with its disks unless keep_disks)",
+        "vms",
+        answer=vms.Accepted,
+        status=202,
+        params=(
+            Param("keep_disks", "leave the volumes in their pool", "boolean"),
+            Param("delete_snapshots", "needed when the VM has snapshots", "boolean"),
+        ),
+    ),
+    Op(
+        "POST",
+        f"{V1}/vms/{{vm_id}}/snapshots",
+        "Take a snapshot (memory: with RAM state)",
+        "vms",
+        vm_devices.SnapshotBody,
+        vms.Accepted,
+        202,
+    ),
+    Op(
+        "POST",
+        f"{V1}/vms/{{vm_id}}/snapshots/{{snapshot_id}}/actions/revert",
+        "Revert a VM to a snapshot",
+        "vms",
+        answer=vms.Accepted,
+        status=202,
+    ),
+    Op(
+        "DELETE",
+        f"{V1}/vms/{{vm_id}}/snapshots/{{snapshot_id}}",
+        "Delete a snapshot (its children move to its parent)",
+        "vms",
+        answer=vms.Accepted,
+        status=202,
+    ),
+    Op(
+        "POST",
+        f"{V1}/vms/{{vm_id}}/disks",
+        "Attach a new volume (size_gib) or an existing one (volume)",
+        "vms",
+        vms.DiskBody,
+        vms.Accepted,
+        202,
+    ),
+    Op(
+        "DELETE",
+        f"{V1}/vms/{{vm_id}}/disks/{{disk_id}}",
+        "Detach a disk",
+        "vms",
+        answer=vms.Accepted,
+        status=202,
+        params=(Param("delete_volume", "also remove the volume", "boolean"),),
+    ),
+    Op(
+        "POST",
+        f"{V1}/vms/{{vm_id}}/disks/{{disk_id}}/actions/resize",
+        "Grow a disk",
+        "vms",
+        vm_devices.DiskResizeBody,
+        vms.Accepted,
+        202,
+    ),
+    Op(
+        "POST",
+        f"{V1}/vms/{{vm_id}}/nics",
+        "Attach a NIC (MAC chosen unless given)",
+        "vms",
+        vms.NicBody,
+        vms.Accepted,
+        202,
+    ),
+    Op(
+        "PATCH",
+        f"{V1}/vms/{{vm_id}}/nics/{{nic_id}}",
+        "Move a NIC to another network (its MAC stays)",
+        "vms",
+        vm_devices.NicUpdateBody,
+        vms.Accepted,
+        202,
+    ),
+    Op(
+        "DELETE",
+        f"{V1}/vms/{{vm_id}}/nics/{{nic_id}}",
+        "Detach a NIC",
+        "vms",
+        answer=vms.Accepted,
+        status=202,
+    ),
+    Op(
+        "POST",
+        f"{V1}/tasks/{{task_id}}/actions/cancel",
+        "Cancel a queued task, or a running one where that is safe",
+        "tasks",
+        tasks.CancelBody,
+        vms.Accepted,
+        202,
+    ),
     Op(
         "GET",
         f"{V1}/vms",
@@ -184,10 +297,35 @@ OPERATIONS: tuple[Op, ...] = (
             Param("host_id", ""),
             Param("q", "name or id substring"),
             Param("sort", "name, -name, state, created_at, -updated_at …"),
+            Param("template", "true: templates only; false: VMs only (default both)", "boolean"),
             *LIST,
         ),
     ),
     Op("GET", f"{V1}/vms/{{id}}", "One VM", "vms", answer=views.VmView, params=_q(AS_OF)),
+    Op(
+        "GET",
+        f"{V1}/vms/{{id}}/snapshots",
+        "A VM's snapshot tree, oldest first, with the current snapshot",
+        "vms",
+        answer=views.SnapshotPage,
+        params=_q(AS_OF),
+    ),
+    Op(
+        "GET",
+        f"{V1}/vms/{{id}}/disks",
+        "A VM's disks",
+        "vms",
+        answer=views.DiskPage,
+        params=_q(AS_OF),
+    ),
+    Op(
+        "GET",
+        f"{V1}/vms/{{id}}/nics",
+        "A VM's NICs with their MAC and last known IP",
+        "vms",
+        answer=views.NicPage,
+        params=_q(AS_OF),
+    ),
     Op(
         "GET",
         f"{V1}/vms/{{id}}/events",
@@ -276,6 +414,14 @@ OPERATIONS: tuple[Op, ...] = (
         answer=None,
         status=101,
         params=(Param("since", "last sequence seen", "integer"),),
+    ),
+    Op(
+        "GET",
+        f"{V1}/vms/{{id}}/console/{{kind}}",
+        "WebSocket to a running VM's serial console (kind serial) or VNC display (kind vnc)",
+        "vms",
+        answer=None,
+        status=101,
     ),
     # -- monitoring and alerts --------------------------------------------------------
     Op(

@@ -71,6 +71,8 @@ def setup(app: web.Application, settings: Settings) -> None:
     r.add_get(f"{base}/vms", requires(VM_READ)(_read(_list_vms)))
     r.add_get(f"{base}/vms/{{id}}", requires(VM_READ)(_read(_item("vms", "vm"))))
     r.add_get(f"{base}/vms/{{id}}/events", requires(VM_READ)(_read(_entity_events("vms", "vm"))))
+    for part in queries.VM_PARTS:  # disks, nics, snapshots
+        r.add_get(f"{base}/vms/{{id}}/{part}", requires(VM_READ)(_read(_vm_part(part))))
     r.add_get(f"{base}/hosts", requires(HOST_READ)(_read(_list_hosts)))
     r.add_get(f"{base}/hosts/{{id}}", requires(HOST_READ)(_read(_item("hosts", "host"))))
     r.add_get(
@@ -189,6 +191,18 @@ def _text(request: web.Request, name: str) -> str | None:
     return request.query.get(name) or None
 
 
+def _bool(request: web.Request, name: str) -> bool | None:
+    """``true``/``false`` (or ``1``/``0``, as the command routes' flags); None when absent."""
+    raw = (request.query.get(name) or "").lower()
+    if raw in ("true", "1"):
+        return True
+    if raw in ("false", "0"):
+        return False
+    if raw:
+        raise problems.invalid_param(f"{name} must be true or false, not {request.query[name]!r}")
+    return None
+
+
 # -- handlers -------------------------------------------------------------------------
 
 
@@ -261,7 +275,29 @@ async def _list_vms(request: web.Request, conn: psycopg.AsyncConnection[Any]) ->
         sort=_sort(request, queries.VM_SORTS, "name"),
         limit=_limit(request),
         cursor=_text(request, "cursor"),
+        template=_bool(request, "template"),
     )
+
+
+def _vm_part(part: str) -> Query:
+    """``/vms/{id}/<part>``: the VM's disks, NICs or snapshots (``?as_of=`` too), one page."""
+
+    async def query(request: web.Request, conn: psycopg.AsyncConnection[Any]) -> Any:
+        ident = request.match_info["id"]
+        at = history_api.point(request, "as_of")
+        if at is not None:
+            row = await history_api.item_as_of(conn, "vm", ident, at)
+        else:
+            row = await queries.vm_part(conn, ident, part)
+            if row is None:
+                raise problems.not_found("vm", ident)
+        items = row[part]
+        out = {"items": items, "next_cursor": None, "total": len(items)}
+        if part == "snapshots":
+            out["current_snapshot_id"] = row["current_snapshot_id"]
+        return out
+
+    return query
 
 
 async def _list_hosts(request: web.Request, conn: psycopg.AsyncConnection[Any]) -> Any:

@@ -19,6 +19,7 @@ import msgspec
 from psycopg.rows import dict_row
 
 from projections.schema import CHECKPOINT, Conn
+from projections.tables import VM_LIST_COLUMNS
 
 Row = dict[str, Any]
 
@@ -118,12 +119,14 @@ async def page(
     cursor: str | None,
     count: bool = True,
     scan: bool = False,
+    columns: str = "*",
 ) -> Row:
     """One page of ``table``: ``{"items", "next_cursor", "total"}``.
 
     ``scan`` says the filter cannot use an index (a substring search): the total is then
     counted by the same statement (``count(*) OVER ()`` over the filtered rows, before
-    the cursor applies) instead of a second scan of the table."""
+    the cursor applies) instead of a second scan of the table. ``columns`` is the select
+    list of the items (it must include the sort columns)."""
     cond, args = list(where), list(params)
     if cursor:
         values = decode_cursor(sort, cursor)
@@ -138,7 +141,7 @@ async def page(
         after = f" WHERE {' AND '.join(cond[len(where) :])}" if len(cond) > len(where) else ""
         rows = await _rows(
             conn,
-            f"SELECT * FROM (SELECT *, count(*) OVER () AS _total FROM {table}{base}) m"
+            f"SELECT * FROM (SELECT {columns}, count(*) OVER () AS _total FROM {table}{base}) m"
             f"{after} ORDER BY {order} LIMIT %s",
             [*args, limit + 1],
         )
@@ -151,7 +154,9 @@ async def page(
         return {"items": rows[:limit], "next_cursor": next_cursor, "total": total}
     clause = f" WHERE {' AND '.join(cond)}" if cond else ""
     rows = await _rows(
-        conn, f"SELECT * FROM {table}{clause} ORDER BY {order} LIMIT %s", [*args, limit + 1]
+        conn,
+        f"SELECT {columns} FROM {table}{clause} ORDER BY {order} LIMIT %s",
+        [*args, limit + 1],
     )
     next_cursor = encode_cursor(sort, rows[limit - 1]) if len(rows) > limit else None
     total = 0
@@ -170,7 +175,9 @@ async def list_vms(
     sort: Sort,
     limit: int,
     cursor: str | None,
+    template: bool | None = None,
 ) -> Row:
+    """A page of VMs (without their snapshot trees); ``template`` None lists both kinds."""
     where: list[str] = []
     params: list[Any] = []
     if states:
@@ -181,6 +188,8 @@ async def list_vms(
     if host_id:
         where.append("host_id = %s")
         params.append(host_id)
+    if template is not None:
+        where.append("template" if template else "NOT template")
     if q:
         where.append("(name ILIKE %s OR id ILIKE %s)")
         params += [like(q), like(q)]
@@ -193,7 +202,21 @@ async def list_vms(
         limit=limit,
         cursor=cursor,
         scan=bool(q),
+        columns=_VM_LIST,
     )
+
+
+_VM_LIST = ", ".join(VM_LIST_COLUMNS)
+VM_PARTS = ("disks", "nics", "snapshots")
+"""The per-VM collections ``/vms/{id}/<part>`` lists."""
+
+
+async def vm_part(conn: Conn, ident: str, part: str) -> Row | None:
+    """One of a VM's collections (``VM_PARTS``) with ``current_snapshot_id``; None: no VM."""
+    if part not in VM_PARTS:
+        raise ValueError(f"not a VM collection: {part}")
+    rows = await _rows(conn, f"SELECT {part}, current_snapshot_id FROM vms WHERE id = %s", [ident])
+    return rows[0] if rows else None
 
 
 async def list_hosts(

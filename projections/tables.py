@@ -36,7 +36,23 @@ VM_COLUMNS = (
     "created_at",
     "updated_at",
     "seq",
+    "firmware",
+    "machine",
+    "boot_order",
+    "max_vcpus",
+    "max_memory_mib",
+    "template",
+    "clone_of",
+    "has_cloud_init",
+    "kernel_boot",
+    "disks",
+    "nics",
+    "snapshots",
+    "snapshot_count",
+    "current_snapshot_id",
 )
+VM_LIST_COLUMNS = tuple(c for c in VM_COLUMNS if c != "snapshots")
+"""What a page of ``/vms`` shows: everything but the snapshot tree (``/vms/{id}/snapshots``)."""
 HOST_COLUMNS = (
     "id",
     "name",
@@ -92,7 +108,9 @@ EVENT_COLUMNS = (
     "changes",
     "hash",
 )
-_JSONB = frozenset({"labels", "data", "changes"})
+_JSONB = frozenset(
+    {"labels", "data", "changes", "boot_order", "clone_of", "disks", "nics", "snapshots"}
+)
 
 
 class Change(msgspec.Struct, frozen=True):
@@ -157,7 +175,7 @@ async def load_reservations(
 
 
 def _values(columns: tuple[str, ...], row: Row) -> list[Any]:
-    return [Jsonb(row[c]) if c in _JSONB else row[c] for c in columns]
+    return [Jsonb(row[c]) if c in _JSONB and row[c] is not None else row[c] for c in columns]
 
 
 async def upsert(

@@ -48,10 +48,16 @@ def wait_options(f: F) -> F:
     f = click.option("--timeout", type=float, default=300.0, show_default=True, help="for --wait")(
         f
     )
-    return click.option("--wait", is_flag=True, help="Follow the task to its end")(f)
+    return wait_flag(f)
 
 
-def _call(fn: Callable[[], Any]) -> Any:
+def wait_flag(f: F) -> F:
+    return click.option(
+        "--wait/--no-wait", default=False, help="Follow the task to its end (default: don't)"
+    )(f)
+
+
+def call(fn: Callable[[], Any]) -> Any:
     try:
         return fn()
     except ApiError as exc:
@@ -59,7 +65,7 @@ def _call(fn: Callable[[], Any]) -> Any:
         raise click.ClickException(f"{exc}{hint}") from None
 
 
-def _complete_vms(
+def complete_vms(
     ctx: click.Context, param: click.Parameter, incomplete: str
 ) -> list[CompletionItem]:
     try:
@@ -71,7 +77,7 @@ def _complete_vms(
 
 def resolve_vm(a: Api, ref: str) -> str:
     """A VM id from an id or a (unique) name."""
-    page = _call(lambda: a.get(f"{V1}/vms", q=ref, limit=500))
+    page = call(lambda: a.get(f"{V1}/vms", q=ref, limit=500))
     for v in page["items"]:
         if v["id"] == ref:
             return ref
@@ -86,15 +92,28 @@ def resolve_vm(a: Api, ref: str) -> str:
         raise click.ClickException(f"no VM {ref!r}") from None
 
 
-def finish(a: Api, accepted: dict[str, Any], output: str, wait: bool, timeout: float) -> None:
+MADE = ("snapshot_id", "disk_id", "nic_id")
+"""Ids of what a command made, printed after ``accepted:`` when the 202 names one."""
+
+
+def finish(
+    a: Api,
+    accepted: dict[str, Any],
+    output: str,
+    wait: bool,
+    timeout: float,
+    *,
+    made: tuple[str, ...] = MADE,
+) -> None:
     """Print a command's 202 answer, or follow its task with ``--wait``."""
     if not wait:
         if output == "json":
             render.dump(accepted)
         else:
-            click.echo(f"accepted: task {accepted['task_id']} (seq {accepted['seq']})")
+            extra = "".join(f", {k} {accepted[k]}" for k in made if accepted.get(k))
+            click.echo(f"accepted: task {accepted['task_id']} (seq {accepted['seq']}){extra}")
         return
-    task = _call(
+    task = call(
         lambda: render.follow_task(
             a,
             accepted["task_id"],
@@ -127,69 +146,51 @@ def vm() -> None:
 @click.option("--state", help="Only these states (comma-separated)")
 @click.option("--host", "host_id", help="Only VMs on this host id")
 @click.option("-q", "query", help="Name or id substring")
+@click.option(
+    "--templates/--no-templates",
+    "template",
+    default=None,
+    help="Only templates, or only VMs (default: both)",
+)
 @click.option("--limit", type=click.IntRange(1, 500), default=500)
 @output_option
-def vm_list(
-    state: str | None, host_id: str | None, query: str | None, limit: int, output: str
+def vm_list(  # noqa: PLR0917 - one parameter per click option
+    state: str | None,
+    host_id: str | None,
+    query: str | None,
+    template: bool | None,
+    limit: int,
+    output: str,
 ) -> None:
-    """List VMs."""
-    page = _call(lambda: api().get(f"{V1}/vms", state=state, host_id=host_id, q=query, limit=limit))
+    """List VMs (and templates)."""
+    flag = None if template is None else str(template).lower()
+    page = call(
+        lambda: api().get(
+            f"{V1}/vms", state=state, host_id=host_id, q=query, template=flag, limit=limit
+        )
+    )
     render.dump(page) if output == "json" else render.vms(page)
 
 
 @vm.command("show")
-@click.argument("ref", shell_complete=_complete_vms)
+@click.argument("ref", shell_complete=complete_vms)
 @output_option
 def vm_show(ref: str, output: str) -> None:
     """Show one VM (by name or id)."""
     a = api()
-    found = _call(lambda: a.get(f"{V1}/vms/{resolve_vm(a, ref)}"))
+    found = call(lambda: a.get(f"{V1}/vms/{resolve_vm(a, ref)}"))
     render.as_view(found, views.VmView)
-    render.dump(found) if output == "json" else render.item(found)
-
-
-@vm.command("create")
-@click.argument("name")
-@click.option("--vcpus", type=int, default=1, show_default=True)
-@click.option("--memory", "memory_mib", type=int, default=512, show_default=True, help="MiB")
-@click.option("--start", is_flag=True, help="Start it once placed")
-@click.option("--description", default="")
-@wait_options
-@output_option
-def vm_create(  # noqa: PLR0917 - one parameter per click option
-    name: str,
-    vcpus: int,
-    memory_mib: int,
-    start: bool,
-    description: str,
-    wait: bool,
-    timeout: float,
-    output: str,
-) -> None:
-    """Create a VM; the scheduler places it on a host."""
-    a = api()
-    body = {
-        "name": name,
-        "vcpus": vcpus,
-        "memory_mib": memory_mib,
-        "start": start,
-        "description": description,
-    }
-    accepted = _call(lambda: a.request("POST", f"{V1}/vms", body=body))
-    finish(a, accepted, output, wait, timeout)
+    render.dump(found) if output == "json" else render.vm(found)
 
 
 def _vm_action(verb: str, doc: str) -> click.Command:
-    @click.argument("ref", shell_complete=_complete_vms)
+    @click.argument("ref", shell_complete=complete_vms)
     @wait_options
     @output_option
     def command(ref: str, wait: bool, timeout: float, output: str) -> None:
         a = api()
         vm_id = resolve_vm(a, ref)
-        if verb == "delete":
-            accepted = _call(lambda: a.request("DELETE", f"{V1}/vms/{vm_id}"))
-        else:
-            accepted = _call(lambda: a.request("POST", f"{V1}/vms/{vm_id}/actions/{verb}"))
+        accepted = call(lambda: a.request("POST", f"{V1}/vms/{vm_id}/actions/{verb}"))
         finish(a, accepted, output, wait, timeout)
 
     command.__doc__ = doc
@@ -197,8 +198,9 @@ def _vm_action(verb: str, doc: str) -> click.Command:
 
 
 vm.add_command(_vm_action("start", "Start a VM."))
-vm.add_command(_vm_action("stop", "Stop a VM (power off)."))
-vm.add_command(_vm_action("delete", "Delete a VM."))
+vm.add_command(_vm_action("stop", "Stop a VM (hard power-off; see shutdown)."))
+vm.add_command(_vm_action("pause", "Pause a running VM (it keeps its memory)."))
+vm.add_command(_vm_action("resume", "Resume a paused VM."))
 
 
 # -- hosts and tasks ----------------------------------------------------------------------
@@ -214,7 +216,7 @@ def host() -> None:
 @output_option
 def host_list(state: str | None, output: str) -> None:
     """List hosts with their capacity and allocation."""
-    page = _call(lambda: api().get(f"{V1}/hosts", state=state, limit=500))
+    page = call(lambda: api().get(f"{V1}/hosts", state=state, limit=500))
     render.dump(page) if output == "json" else render.hosts(page)
 
 
@@ -224,11 +226,11 @@ def host_list(state: str | None, output: str) -> None:
 def host_show(ref: str, output: str) -> None:
     """Show one host (by name or id)."""
     a = api()
-    page = _call(lambda: a.get(f"{V1}/hosts", limit=500))
+    page = call(lambda: a.get(f"{V1}/hosts", limit=500))
     match = [h for h in page["items"] if ref in (h["id"], h["name"])]
     if not match:
         raise click.ClickException(f"no host {ref!r}")
-    found = _call(lambda: a.get(f"{V1}/hosts/{match[0]['id']}"))
+    found = call(lambda: a.get(f"{V1}/hosts/{match[0]['id']}"))
     render.dump(found) if output == "json" else render.item(found)
 
 
@@ -244,7 +246,7 @@ def task() -> None:
 @output_option
 def task_list(state: str | None, target_id: str | None, limit: int, output: str) -> None:
     """List tasks, newest first."""
-    page = _call(lambda: api().get(f"{V1}/tasks", state=state, target_id=target_id, limit=limit))
+    page = call(lambda: api().get(f"{V1}/tasks", state=state, target_id=target_id, limit=limit))
     render.dump(page) if output == "json" else render.tasks(page)
 
 
@@ -258,7 +260,7 @@ def task_show(task_id: str, wait: bool, timeout: float, output: str) -> None:
     if wait:
         finish(a, {"task_id": task_id, "seq": 0}, output, True, timeout)
         return
-    found = _call(lambda: a.get(f"{V1}/tasks/{task_id}"))
+    found = call(lambda: a.get(f"{V1}/tasks/{task_id}"))
     render.dump(found) if output == "json" else render.item(found)
 
 
@@ -285,12 +287,12 @@ def events(  # noqa: PLR0917 - one parameter per click option
     """Print the last events of the audit log (and follow it with -f)."""
     a = api()
     filters = {"type": types, "kind": kind, "aggregate_id": aggregate_id}
-    page = _call(lambda: a.get(f"{V1}/events", order="desc", limit=lines, **filters))
+    page = call(lambda: a.get(f"{V1}/events", order="desc", limit=lines, **filters))
     items = list(reversed(page["items"]))
     last = _show_events(items, output)
     while follow:
         time.sleep(interval)
-        page = _call(partial(a.get, f"{V1}/events", after_seq=last, limit=500, **filters))
+        page = call(partial(a.get, f"{V1}/events", after_seq=last, limit=500, **filters))
         last = max(last, _show_events(page["items"], output))
 
 
@@ -307,7 +309,19 @@ def _show_events(items: list[dict[str, Any]], output: str) -> int:
 
 def register(main: click.Group) -> None:
     """Add the client commands to ``main`` (``lq.cli``)."""
-    from lq.client import contexts
+    from lq.client import contexts, vm_create, vm_lifecycle, vm_parts
 
-    for command in (vm, host, task, events, contexts.context, contexts.login, contexts.completion):
+    vm_create.add(vm)
+    vm_lifecycle.add(vm, task)
+    vm_parts.add(vm)
+    for command in (
+        vm,
+        vm_lifecycle.template,
+        host,
+        task,
+        events,
+        contexts.context,
+        contexts.login,
+        contexts.completion,
+    ):
         main.add_command(command)

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import click
 import msgspec
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -73,13 +74,94 @@ def table(columns: Sequence[str], rows: list[list[str]]) -> None:
     console().print(t)
 
 
+def _ips(nics: list[views.NicView]) -> str:
+    return ",".join(n.ip for n in nics if n.ip)
+
+
 def vms(page: Any) -> None:
     items = as_view(page, views.VmPage).items
     table(
-        ["NAME", "STATE", "HOST", "VCPUS", "MEMORY", "ID"],
+        ["NAME", "STATE", "HOST", "VCPUS", "MEMORY", "IP", "ID"],
         [
-            [v.name, _state(v.state), v.host_name or "", str(v.vcpus), f"{v.memory_mib} MiB", v.id]
+            [
+                v.name + (" (template)" if v.template else ""),
+                _state(v.state),
+                v.host_name or "",
+                str(v.vcpus),
+                f"{v.memory_mib} MiB",
+                _ips(v.nics),
+                v.id,
+            ]
             for v in items
+        ],
+    )
+
+
+def vm(raw: dict[str, Any]) -> None:
+    """One VM: its fields, then its disks and NICs as small tables (snapshots: a count)."""
+    found = as_view(raw, views.VmView)
+    item({k: v for k, v in raw.items() if k not in ("disks", "nics", "snapshots")})
+    if found.disks:
+        console().print()
+        disks({"items": raw["disks"]})
+    if found.nics:
+        console().print()
+        nics({"items": raw["nics"]})
+
+
+def disks(page: Any) -> None:
+    items = as_view(page, views.DiskPage).items
+    table(
+        ["DISK", "SIZE", "BUS", "DEVICE", "POOL", "VOLUME"],
+        [[d.disk_id, f"{d.size_gib} GiB", d.bus, d.device, d.pool_id, d.volume] for d in items],
+    )
+
+
+def nics(page: Any) -> None:
+    items = as_view(page, views.NicPage).items
+    table(
+        ["NIC", "MAC", "NETWORK", "MODEL", "IP"],
+        [[n.nic_id, n.mac, n.network_id, n.model, n.ip or ""] for n in items],
+    )
+
+
+def snapshot_order(items: list[views.SnapshotView]) -> list[tuple[int, views.SnapshotView]]:
+    """Snapshots depth-first from the roots, oldest first at each level, with their depth
+    (a snapshot whose parent is unknown counts as a root)."""
+    ids = {s.snapshot_id for s in items}
+    children: dict[str | None, list[views.SnapshotView]] = {}
+    for s in items:
+        parent = s.parent_id if s.parent_id in ids and s.parent_id != s.snapshot_id else None
+        children.setdefault(parent, []).append(s)
+    out: list[tuple[int, views.SnapshotView]] = []
+    seen: set[str] = set()
+
+    def walk(parent: str | None, depth: int) -> None:
+        for s in children.get(parent, []):
+            if s.snapshot_id not in seen:
+                seen.add(s.snapshot_id)
+                out.append((depth, s))
+                walk(s.snapshot_id, depth + 1)
+
+    walk(None, 0)
+    out += [(0, s) for s in items if s.snapshot_id not in seen]  # a parent cycle
+    return out
+
+
+def snapshots(page: Any) -> None:
+    items = as_view(page, views.SnapshotPage).items
+    table(
+        ["", "NAME", "VM STATE", "MEMORY", "CREATED", "ID"],
+        [
+            [
+                "*" if s.current else "",
+                "  " * depth + s.name,
+                s.vm_state,
+                "yes" if s.memory else "",
+                _when(s.created_at),
+                s.snapshot_id,
+            ]
+            for depth, s in snapshot_order(items)
         ],
     )
 
@@ -142,8 +224,13 @@ def item(raw: dict[str, Any]) -> None:
     t.add_column(style="bold")
     t.add_column(overflow="fold")
     for key, value in raw.items():
-        shown = _state(str(value)) if key == "state" else value
-        t.add_row(key, "" if value is None else str(shown))
+        if key == "state":
+            shown = _state(str(value))
+        elif isinstance(value, list | dict):  # boot_order, clone_of, labels: as JSON
+            shown = escape(json.dumps(value))
+        else:
+            shown = "" if value is None else escape(str(value))
+        t.add_row(key, shown)
     console().print(t)
 
 

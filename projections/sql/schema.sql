@@ -29,7 +29,23 @@ CREATE TABLE IF NOT EXISTS {schema}.vms (
     task_id     text,
     created_at  timestamptz NOT NULL,
     updated_at  timestamptz NOT NULL,
-    seq         bigint NOT NULL
+    seq         bigint NOT NULL,
+    -- the VM's hardware spec (vm.created, vm.resized, vm.converted_to_*)
+    firmware       text NOT NULL DEFAULT 'bios',
+    machine        text NOT NULL DEFAULT 'pc',
+    boot_order     jsonb NOT NULL DEFAULT '["hd"]',
+    max_vcpus      integer NOT NULL DEFAULT 0,
+    max_memory_mib bigint NOT NULL DEFAULT 0,
+    template       boolean NOT NULL DEFAULT false,
+    clone_of       jsonb,
+    has_cloud_init boolean NOT NULL DEFAULT false,
+    kernel_boot    boolean NOT NULL DEFAULT false,
+    -- its devices and snapshot tree: small per-VM documents, always read whole with the VM
+    disks               jsonb NOT NULL DEFAULT '[]',
+    nics                jsonb NOT NULL DEFAULT '[]',
+    snapshots           jsonb NOT NULL DEFAULT '[]',
+    snapshot_count      integer NOT NULL DEFAULT 0,
+    current_snapshot_id text
 );
 -- /vms lists hide deleted VMs: partial indexes serve every default sort without a filter.
 CREATE INDEX IF NOT EXISTS vms_name_idx ON {schema}.vms (name, id) WHERE state <> 'deleted';
@@ -37,6 +53,12 @@ CREATE INDEX IF NOT EXISTS vms_created_idx ON {schema}.vms (created_at, id) WHER
 CREATE INDEX IF NOT EXISTS vms_updated_idx ON {schema}.vms (updated_at, id) WHERE state <> 'deleted';
 CREATE INDEX IF NOT EXISTS vms_state_name_idx ON {schema}.vms (state, name, id);
 CREATE INDEX IF NOT EXISTS vms_host_name_idx ON {schema}.vms (host_id, name, id);
+-- ?template=true|false by name (the UI's VM and template lists): page and count from the
+-- index alone, never filtering the whole name index row by row.
+CREATE INDEX IF NOT EXISTS vms_template_name_idx ON {schema}.vms (name, id)
+    WHERE template AND state <> 'deleted';
+CREATE INDEX IF NOT EXISTS vms_plain_name_idx ON {schema}.vms (name, id)
+    WHERE NOT template AND state <> 'deleted';
 
 CREATE TABLE IF NOT EXISTS {schema}.hosts (
     id                   text PRIMARY KEY,

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from events import host, task, vm
-from events.base import Event, Meta, new_id, utcnow
+from events.base import Event, Meta, event_type, new_id, utcnow
 from events.codec import StoredEvent, wrap
 from events.store import EventStore
 
@@ -140,3 +140,172 @@ class Writer:
                 task_id=t2,
             )
         return self.versions[("vm", v)]
+
+    async def full_vm_lifecycle(self, host_id: str, name: str, *, upto: int | None = None) -> int:
+        """Append ``full_lifecycle`` (its first ``upto`` messages) for a new VM."""
+        v = new_id()
+        seq = 0
+        for events, t in full_lifecycle(v, host_id, name=name)[:upto]:
+            seq = await self.append("vm", v, events, task_id=t)
+        return seq
+
+
+# ---------------------------------------------------------------- the full VM lifecycle
+
+Message = tuple[list[Event], str]
+"""The events of one decision and its task (correlation) id."""
+
+DISK0 = vm.DiskSpec(disk_id="disk0", size_gib=10)
+DISK1 = vm.DiskSpec(disk_id="disk1", size_gib=20, bus="sata")
+NIC0 = vm.NicSpec(nic_id="nic0", mac="52:54:00:00:00:01")
+
+
+def _op(v: str, t: str, operation: str, *events: Event) -> Message:
+    queued = task.TaskQueued(task_id=t, operation=f"vm.{operation}", target_kind="vm", target_id=v)
+    return [*events, queued], t
+
+
+def _done(t: str, *events: Event) -> Message:
+    return [*events, task.TaskSucceeded(task_id=t)], t
+
+
+def full_lifecycle(v: str, h: str, *, name: str = "app-1") -> list[Message]:
+    """Every kind of VM event, in an order the domain accepts: create with a full spec,
+    snapshots, power, devices, resize, template conversion, cancel, delete."""
+    n = iter(range(1000))
+
+    def t() -> str:
+        return f"{v}-t{next(n)}"
+
+    out: list[Message] = []
+    t1 = t()
+    created = vm.VmCreated(
+        vm_id=v,
+        name=name,
+        vcpus=2,
+        memory_mib=2048,
+        start=True,
+        disks=(DISK0, DISK1),
+        nics=(NIC0,),
+        firmware="uefi",
+        machine="q35",
+        boot_order=("hd", "network"),
+        max_vcpus=8,
+        max_memory_mib=8192,
+        cloud_init=vm.CloudInit(user_data="#cloud-config\n"),
+    )
+    out.append(_op(v, t1, "create", created))
+    out.append(([vm.VmPlaced(vm_id=v, host_id=h), task.TaskRunning(task_id=t1, host_id=h)], t1))
+    out.append(_done(t1, vm.VmDefined(vm_id=v, host_id=h), vm.VmStarted(vm_id=v, host_id=h)))
+    s1 = t()
+    out.append(
+        _op(
+            v,
+            s1,
+            "snapshot",
+            vm.SnapshotRequested(vm_id=v, snapshot_id="s1", name="base", memory=True),
+        )
+    )
+    out.append(
+        _done(
+            s1,
+            vm.SnapshotCreated(
+                vm_id=v, snapshot_id="s1", name="base", memory=True, vm_state="running"
+            ),
+        )
+    )
+    out.append(([vm.NicAddressObserved(vm_id=v, nic_id="nic0", ip="10.0.0.5")], s1))
+    power: list[tuple[Event, Event]] = [
+        (vm.VmRebootRequested(vm_id=v), vm.VmRebooted(vm_id=v, host_id=h)),
+        (vm.VmPauseRequested(vm_id=v), vm.VmPaused(vm_id=v, host_id=h)),
+        (vm.VmResumeRequested(vm_id=v), vm.VmResumed(vm_id=v, host_id=h)),
+        (
+            vm.VmStopRequested(vm_id=v, force=False, timeout_s=120),
+            vm.VmStopped(vm_id=v, host_id=h),
+        ),
+    ]
+    for requested, done in power:
+        tid = t()
+        word = event_type(requested).split(".")[1].removesuffix("_requested")
+        out.append(_op(v, tid, "shutdown" if word == "stop" else word, requested))
+        out.append(_done(tid, done))
+    s2 = t()
+    out.append(_op(v, s2, "snapshot", vm.SnapshotRequested(vm_id=v, snapshot_id="s2", name="two")))
+    out.append(
+        _done(
+            s2,
+            vm.SnapshotCreated(
+                vm_id=v, snapshot_id="s2", name="two", parent_id="s1", description="after"
+            ),
+        )
+    )
+    disk2 = vm.DiskSpec(disk_id="disk2", size_gib=5, pool_id="fast")
+    nic1 = vm.NicSpec(nic_id="nic1", mac="52:54:00:00:00:02", network_id="lab", model="e1000")
+    parts: list[tuple[str, Event, Event]] = [
+        (
+            "attach_disk",
+            vm.DiskAttachRequested(vm_id=v, disk=disk2),
+            vm.DiskAttached(vm_id=v, disk=disk2),
+        ),
+        (
+            "resize_disk",
+            vm.DiskResizeRequested(vm_id=v, disk_id="disk0", size_gib=15),
+            vm.DiskResized(vm_id=v, disk_id="disk0", size_gib=15),
+        ),
+        ("attach_nic", vm.NicAttachRequested(vm_id=v, nic=nic1), vm.NicAttached(vm_id=v, nic=nic1)),
+        (
+            "update_nic",
+            vm.NicUpdateRequested(vm_id=v, nic_id="nic0", network_id="net2"),
+            vm.NicUpdated(vm_id=v, nic_id="nic0", network_id="net2"),
+        ),
+        (
+            "revert",
+            vm.SnapshotRevertRequested(vm_id=v, snapshot_id="s1"),
+            vm.SnapshotReverted(vm_id=v, snapshot_id="s1", state="running"),
+        ),
+        ("stop", vm.VmStopRequested(vm_id=v), vm.VmStopped(vm_id=v, host_id=h, forced=True)),
+        (
+            "delete_snapshot",
+            vm.SnapshotDeleteRequested(vm_id=v, snapshot_id="s1"),
+            vm.SnapshotDeleted(vm_id=v, snapshot_id="s1"),
+        ),
+        (
+            "resize",
+            vm.ResizeRequested(vm_id=v, vcpus=4, memory_mib=4096),
+            vm.Resized(vm_id=v, vcpus=4, memory_mib=4096),
+        ),
+        (
+            "detach_disk",
+            vm.DiskDetachRequested(vm_id=v, disk_id="disk1", delete_volume=True),
+            vm.DiskDetached(vm_id=v, disk_id="disk1"),
+        ),
+        (
+            "detach_nic",
+            vm.NicDetachRequested(vm_id=v, nic_id="nic1"),
+            vm.NicDetached(vm_id=v, nic_id="nic1"),
+        ),
+    ]
+    for operation, requested, done in parts:
+        tid = t()
+        out.append(_op(v, tid, operation, requested))
+        out.append(_done(tid, done))
+    out.append(([vm.VmConvertedToTemplate(vm_id=v)], t()))
+    out.append(([vm.VmConvertedToVm(vm_id=v)], t()))
+    tid = t()
+    out.append(_op(v, tid, "start", vm.VmStartRequested(vm_id=v)))
+    out.append(([vm.VmCancelRequested(vm_id=v, task_id=tid, reason="changed my mind")], tid))
+    out.append(
+        (
+            [
+                vm.VmOperationFailed(
+                    vm_id=v, operation="start", reason="cancelled", state="stopped"
+                ),
+                task.TaskCancelled(task_id=tid, reason="changed my mind"),
+            ],
+            tid,
+        )
+    )
+    tid = t()
+    out.append(_op(v, tid, "delete", vm.VmDeleteRequested(vm_id=v, keep_disks=True)))
+    out.append(_done(tid, vm.VmDeleted(vm_id=v, host_id=h)))
+    return out

@@ -253,7 +253,7 @@ async def test_rewound_checkpoint_is_reported(conn: Conn) -> None:
     assert info.value.checkpoint == 0
 
 
-class VmResized(Event, frozen=True, kw_only=True, tag="vm.resized"):
+class VmTeleported(Event, frozen=True, kw_only=True, tag="vm.teleported"):
     """A type from a newer LimiQuantix that this read model does not know."""
 
     vm_id: str
@@ -263,14 +263,14 @@ class VmResized(Event, frozen=True, kw_only=True, tag="vm.resized"):
 async def test_unknown_event_types_are_audited_only(world: World) -> None:
     w = world
     before = await row(w.conn, "vms", w.vm_id)
-    changes = await w.vm(VmResized(vm_id=w.vm_id, vcpus=64))
+    changes = await w.vm(VmTeleported(vm_id=w.vm_id, vcpus=64))
     assert changes == []
     assert await row(w.conn, "vms", w.vm_id) == before
     assert await checkpoint(w.conn) == w.s.seq
     async with w.conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute("SELECT * FROM events WHERE type = 'vm.resized'")
+        await cur.execute("SELECT * FROM events WHERE type = 'vm.teleported'")
         ev = await cur.fetchone()
-    assert ev is not None and ev["data"] == {"type": "vm.resized", "vm_id": w.vm_id, "vcpus": 64}
+    assert ev is not None and ev["data"] == {"type": "vm.teleported", "vm_id": w.vm_id, "vcpus": 64}
     assert ev["aggregate_id"] == w.vm_id and ev["correlation_id"] == w.task_id
 
 

@@ -31,7 +31,7 @@ async def _row(conn: Conn, table: str, ident: str) -> dict[str, Any] | None:
 def _unknown(s: Stream, vm_id: str) -> list[StoredEvent]:
     """A message from a newer writer: a type this reader does not know."""
     (se,) = s.msg("vm", vm_id, [vm.VmStartRequested(vm_id=vm_id)])
-    raw = encode([se.envelope]).replace(b'"vm.start_requested"', b'"vm.resized"')
+    raw = encode([se.envelope]).replace(b'"vm.start_requested"', b'"vm.teleported"')
     (env,) = decode_batch(raw)
     assert isinstance(env.event, UnknownEvent)
     return [StoredEvent(seq=se.seq, index=0, envelope=env)]
@@ -109,7 +109,7 @@ async def test_as_of_every_sequence_equals_the_live_row_then(conn: Conn) -> None
 async def test_unknown_type_is_audited_and_ignored(conn: Conn) -> None:
     await _play(conn)
     rows = await history.entity_events(conn, "vm", "v1", None)
-    assert [r["type"] for r in rows].count("vm.resized") == 1
+    assert [r["type"] for r in rows].count("vm.teleported") == 1
     assert (await _row(conn, "vms", "v1") or {})["state"] == "stopped"
 
 
@@ -142,8 +142,8 @@ async def test_http_as_of_diff_filters_and_trace(conn: Conn, pg_url: str) -> Non
         resp = await c.get("/api/v1/events?type=vm.&actor=user:alice&order=desc&limit=2")
         items = (await resp.json())["items"]
         assert [i["type"] for i in items] == ["vm.stopped", "vm.stop_requested"]
-        resp = await c.get("/api/v1/vms/v1/events?type=vm.resized")
-        assert [i["data"]["type"] for i in (await resp.json())["items"]] == ["vm.resized"]
+        resp = await c.get("/api/v1/vms/v1/events?type=vm.teleported")
+        assert [i["data"]["type"] for i in (await resp.json())["items"]] == ["vm.teleported"]
         resp = await c.get("/api/v1/tasks/t1/trace")
         trace = await resp.json()
         assert trace["task"]["state"] == "succeeded" and trace["state"]["id"] == "v1"

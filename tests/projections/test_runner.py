@@ -149,6 +149,27 @@ async def test_live_read_model_equals_fresh_rebuild(settings: Settings, writer: 
     assert len(diff) == 1 and "name lq='vm-07' verify='tampered'" in diff[0]
 
 
+async def test_full_lifecycle_live_equals_fresh_rebuild(settings: Settings, writer: Writer) -> None:
+    """Every VM event kind through the real projector, then a rebuild from the stream."""
+    async with projecting(settings):
+        await writer.enrol("h1")
+        for i in range(6):  # VMs stopped at different points of their lives, and one whole
+            last = await writer.full_vm_lifecycle("h1", f"full-{i}", upto=None if i == 0 else 9 * i)
+        await wait_checkpoint(settings, last)
+    await fresh_copy(settings, "verify")
+    assert await rebuild.compare(settings, "lq", "verify") == []
+    assert await scalar(settings, "SELECT count(*) FROM lq.vms WHERE snapshot_count > 0") >= 3
+    assert (
+        await scalar(settings, 'SELECT count(*) FROM lq.vms WHERE nics @> \'[{"ip": "10.0.0.5"}]\'')
+        >= 1
+    )
+    async with await psycopg.AsyncConnection.connect(settings.database_url) as conn:
+        await conn.execute("UPDATE verify.vms SET disks = '[]' WHERE name = 'full-3'")
+        await conn.commit()
+    diff = await rebuild.compare(settings, "lq", "verify")
+    assert len(diff) == 1 and diff[0].startswith("vms ") and "disks" in diff[0]
+
+
 async def test_rebuild_while_projecting_loses_and_doubles_nothing(
     settings: Settings, writer: Writer
 ) -> None:
