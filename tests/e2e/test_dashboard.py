@@ -64,31 +64,32 @@ def test_stop_and_start_from_the_list(page: Any, stack: Stack, shots: Path) -> N
     expect(row).to_have_attribute("data-state", "running", timeout=10_000)
 
 
-def test_new_vm_dialog_creates_and_opens_the_vm(page: Any, stack: Stack, shots: Path) -> None:
+def test_new_vm_wizard_creates_and_opens_the_vm(page: Any, stack: Stack, shots: Path) -> None:
     page.goto("/vms")
     wait_live(page)
     page.get_by_role("button", name="New VM").click()
-    dialog = page.get_by_role("dialog")
+    expect(page).to_have_url(re.compile(r"/vms/new$"))
     name = unique("ui")
-    dialog.get_by_role("textbox", name="Name").fill(name)
-    dialog.get_by_role("spinbutton", name="Memory (MiB)").fill("1024")
-    page.screenshot(path=str(shots / "new-vm-dialog.png"))
-    dialog.get_by_role("button", name="Create VM").click()
+    page.get_by_role("textbox", name="Name", exact=True).fill(name)
+    page.get_by_role("button", name="CPU & memory").click()
+    page.get_by_role("spinbutton", name="Memory (MiB)", exact=True).fill("1024")
+    page.screenshot(path=str(shots / "new-vm-wizard.png"))
+    page.get_by_role("button", name="Review").click()
+    page.get_by_role("button", name="Create VM").click()
     expect(page.get_by_test_id("vm-name")).to_have_text(name)
     expect(page.locator("main [data-state=running]").first).to_be_visible(timeout=10_000)
 
 
-def test_new_vm_dialog_shows_server_errors(page: Any, stack: Stack) -> None:
-    page.goto("/vms")
-    page.get_by_role("button", name="New VM").click()
-    dialog = page.get_by_role("dialog")
-    dialog.get_by_role("textbox", name="Name").fill(unique("huge"))
-    dialog.get_by_role("spinbutton", name="vCPUs").fill("512")
-    dialog.get_by_role("button", name="Create VM").click()
+def test_new_vm_wizard_shows_server_errors(page: Any, stack: Stack) -> None:
+    page.goto("/vms/new")
+    page.get_by_role("textbox", name="Name", exact=True).fill(unique("huge"))
+    page.get_by_role("button", name="CPU & memory").click()
+    page.get_by_role("spinbutton", name="vCPUs", exact=True).fill("512")
+    page.get_by_role("button", name="Review").click()
+    page.get_by_role("button", name="Create VM").click()
     # Either refused at once (problem+json) or accepted and failed in placement: both in words.
     alert = page.get_by_role("alert").first
     expect(alert).to_be_visible(timeout=10_000)
-    page.keyboard.press("Escape")
 
 
 def test_vm_detail_and_events(page: Any, stack: Stack, shots: Path) -> None:

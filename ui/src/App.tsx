@@ -6,6 +6,7 @@ import { RequireAuth } from './components/layout/RequireAuth'
 const Dashboard = lazy(() => import('./pages/Dashboard'))
 const VmList = lazy(() => import('./pages/VmList'))
 const VmDetail = lazy(() => import('./pages/VmDetail'))
+const VmNew = lazy(() => import('./pages/VmNew'))
 const HostList = lazy(() => import('./pages/HostList'))
 const HostDetail = lazy(() => import('./pages/HostDetail'))
 const TaskDetail = lazy(() => import('./pages/TaskDetail'))
@@ -36,6 +37,7 @@ export function AppRoutes() {
       >
         <Route index element={<Dashboard />} />
         <Route path="vms" element={<VmList />} />
+        <Route path="vms/new" element={<VmNew />} />
         <Route path="vms/:id" element={<VmDetail />} />
         <Route path="hosts" element={<HostList />} />
         <Route path="hosts/:id" element={<HostDetail />} />

@@ -8,6 +8,11 @@ export const qk = {
   vms: (params?: Params) => (params ? (['vms', params] as const) : (['vms'] as const)),
   vm: (id: string) => ['vm', id] as const,
   vmEvents: (id: string) => ['vm', id, 'events'] as const,
+  // Snapshots, disks and NICs are events of the VM aggregate: a `vm` change marks them
+  // stale through the `['vm', id]` prefix.
+  vmSnapshots: (id: string) => ['vm', id, 'snapshots'] as const,
+  vmDisks: (id: string) => ['vm', id, 'disks'] as const,
+  vmNics: (id: string) => ['vm', id, 'nics'] as const,
   hosts: (params?: Params) => (params ? (['hosts', params] as const) : (['hosts'] as const)),
   host: (id: string) => ['host', id] as const,
   hostEvents: (id: string) => ['host', id, 'events'] as const,

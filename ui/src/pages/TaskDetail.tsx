@@ -3,6 +3,7 @@ import { ChevronRight, ListChecks } from 'lucide-react'
 import { useHost, useTask, useTaskEvents } from '../lib/api/hooks'
 import { Card, Field, PageHeader } from '../components/ui/Card'
 import { StateBadge } from '../components/ui/StateBadge'
+import { CancelTaskButton } from '../components/tasks/CancelTaskButton'
 import { ErrorState, Spinner } from '../components/ui/Feedback'
 import { EventTable } from '../components/events/EventTable'
 import { TaskProgress, targetPath } from '../components/tasks/TaskRow'
@@ -28,6 +29,7 @@ export default function TaskDetail() {
         title={`${operationLabel(t.operation)}${t.target_name ? ` · ${t.target_name}` : ''}`}
         icon={<ListChecks className="size-5" />}
         subtitle={<span className="font-mono text-xs">{t.operation}</span>}
+        actions={<CancelTaskButton task={t} size="md" />}
       >
         <StateBadge state={t.state} className="ml-1" />
       </PageHeader>

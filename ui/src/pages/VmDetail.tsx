@@ -1,5 +1,4 @@
-import { useState } from 'react'
-import { Link, useParams } from 'react-router'
+import { Link, useParams, useSearchParams } from 'react-router'
 import { AlertTriangle, ChevronRight, Monitor } from 'lucide-react'
 import { useTask, useVm } from '../lib/api/hooks'
 import { Card, Field, PageHeader } from '../components/ui/Card'
@@ -7,21 +6,41 @@ import { StateBadge } from '../components/ui/StateBadge'
 import { ErrorState, Spinner } from '../components/ui/Feedback'
 import { Tabs } from '../components/ui/Tabs'
 import { EntityHistory } from '../components/history/EntityHistory'
-import { VmActionBar } from '../components/vm/VmActionBar'
+import { VmActionBar, useVmBusy } from '../components/vm/VmActionBar'
+import { SnapshotsTab } from '../components/vm/SnapshotsTab'
+import { DisksTab } from '../components/vm/DisksTab'
+import { NetworkTab } from '../components/vm/NetworkTab'
+import { ConsoleMount } from '../components/vm/ConsoleMount'
+import { CancelTaskButton } from '../components/tasks/CancelTaskButton'
+import { TemplateBadge } from '../components/ui/StateBadge'
 import { MonitoringPanel } from '../components/metrics/MonitoringPanel'
 import { TaskProgress } from '../components/tasks/TaskRow'
 import { formatDateTime, formatMiB, operationLabel, timeAgo } from '../lib/format'
 import type { Vm } from '../lib/api/types'
 
-type Tab = 'summary' | 'monitoring' | 'events'
+const TABS = ['summary', 'console', 'snapshots', 'disks', 'network', 'monitoring', 'events'] as const
+type Tab = (typeof TABS)[number]
 
 export default function VmDetail() {
   const { id = '' } = useParams()
   const vm = useVm(id)
-  const [tab, setTab] = useState<Tab>('summary')
   if (vm.isPending) return <Spinner label="Loading VM…" />
   if (vm.isError && !vm.data) return <ErrorState error={vm.error} onRetry={() => vm.refetch()} title="Could not load this VM" />
-  const v = vm.data!
+  return <VmView v={vm.data!} />
+}
+
+function VmView({ v }: { v: Vm }) {
+  const [sp, setSp] = useSearchParams()
+  const raw = sp.get('tab') ?? 'summary'
+  const tab: Tab = (TABS as readonly string[]).includes(raw) ? (raw as Tab) : 'summary'
+  const setTab = (t: Tab) => {
+    const next = new URLSearchParams(sp)
+    if (t === 'summary') next.delete('tab')
+    else next.set('tab', t)
+    setSp(next, { replace: true })
+  }
+  const busy = useVmBusy(v)
+  const gone = v.state === 'deleted'
   return (
     <>
       <Breadcrumbs vm={v} />
@@ -35,7 +54,10 @@ export default function VmDetail() {
         }
         actions={v.state !== 'deleted' && <VmActionBar vm={v} />}
       >
-        <StateBadge state={v.state} className="ml-1" />
+        <span data-testid="vm-state" data-state={v.state} className="ml-1 inline-flex">
+          <StateBadge state={v.state} />
+        </span>
+        {v.template && <TemplateBadge />}
       </PageHeader>
       {v.state === 'deleted' && (
         <div className="mb-4 rounded-lg border border-border bg-surface-2 px-4 py-2 text-sm text-muted">This VM was deleted. Its history stays available.</div>
@@ -43,6 +65,14 @@ export default function VmDetail() {
       <Tabs<Tab>
         tabs={[
           { key: 'summary', label: 'Summary' },
+          ...(gone
+            ? []
+            : [
+                { key: 'console' as const, label: 'Console' },
+                { key: 'snapshots' as const, label: 'Snapshots', count: v.snapshot_count ?? undefined },
+                { key: 'disks' as const, label: 'Disks', count: v.disks?.length },
+                { key: 'network' as const, label: 'Network', count: v.nics?.length },
+              ]),
           { key: 'monitoring', label: 'Monitoring' },
           { key: 'events', label: 'Events' },
         ]}
@@ -51,6 +81,10 @@ export default function VmDetail() {
         className="mb-4"
       />
       {tab === 'summary' && <Summary vm={v} />}
+      {!gone && tab === 'console' && <ConsoleMount vm={v} />}
+      {!gone && tab === 'snapshots' && <SnapshotsTab vm={v} busy={busy} />}
+      {!gone && tab === 'disks' && <DisksTab vm={v} busy={busy} />}
+      {!gone && tab === 'network' && <NetworkTab vm={v} busy={busy} />}
       {tab === 'monitoring' && <MonitoringPanel entity="vms" id={v.id} />}
       {tab === 'events' && <EntityHistory kind="vm" id={v.id} current={{ ...v }} />}
     </>
@@ -104,6 +138,36 @@ function Summary({ vm }: { vm: Vm }) {
           <Field label="Memory">
             {formatMiB(vm.memory_mib)} <span className="text-subtle">({vm.memory_mib.toLocaleString()} MiB)</span>
           </Field>
+          {vm.max_vcpus || vm.max_memory_mib ? (
+            <Field label="Hot-plug maxima">
+              {vm.max_vcpus || vm.vcpus} vCPUs, {formatMiB(vm.max_memory_mib || vm.memory_mib)}
+            </Field>
+          ) : null}
+          {vm.firmware && (
+            <Field label="Firmware / machine">
+              {vm.firmware.toUpperCase()}, {vm.machine ?? 'pc'}
+              {vm.boot_order?.length ? <span className="text-subtle"> · boot {vm.boot_order.join(' → ')}</span> : null}
+            </Field>
+          )}
+          {vm.disks && (
+            <Field label="Disks">
+              {vm.disks.length ? vm.disks.map((d) => `${d.disk_id} ${d.size_gib} GiB`).join(', ') : <span className="text-subtle">None</span>}
+            </Field>
+          )}
+          {vm.nics && (
+            <Field label="Network">
+              {vm.nics.length ? vm.nics.map((n) => `${n.nic_id} ${n.network_id}${n.ip ? ` (${n.ip})` : ''}`).join(', ') : <span className="text-subtle">None</span>}
+            </Field>
+          )}
+          {vm.template && <Field label="Template">Yes: it cannot start; new VMs are cloned from it.</Field>}
+          {vm.clone_of && (
+            <Field label="Cloned from">
+              <Link to={`/vms/${vm.clone_of.vm_id}`} className="text-accent hover:underline">
+                {vm.clone_of.vm_id}
+              </Link>{' '}
+              <span className="text-subtle">({vm.clone_of.linked ? 'linked' : 'full'} clone)</span>
+            </Field>
+          )}
           <Field label="Description">{vm.description || <span className="text-subtle">—</span>}</Field>
           <Field label="Created">{formatDateTime(vm.created_at)}</Field>
           <Field label="Last change">
@@ -135,7 +199,10 @@ function LastTask({ taskId }: { taskId: string | null }) {
             <Link to={`/tasks/${task.data.id}`} className="font-medium text-accent hover:underline">
               {operationLabel(task.data.operation)}
             </Link>
-            <StateBadge state={task.data.state} />
+            <div className="flex items-center gap-1">
+              <CancelTaskButton task={task.data} />
+              <StateBadge state={task.data.state} />
+            </div>
           </div>
           <TaskProgress task={task.data} />
           {task.data.message && <p className="text-muted">{task.data.message}</p>}

@@ -1,23 +1,23 @@
-import { useState } from 'react'
-import { useSearchParams } from 'react-router'
+import { useNavigate, useSearchParams } from 'react-router'
 import { Monitor, Plus } from 'lucide-react'
 import { PageHeader } from '../components/ui/Card'
 import { Button } from '../components/ui/Button'
 import { VmBrowser, DEFAULT_FILTERS, type VmFilters } from '../components/vm/VmBrowser'
-import { NewVmDialog } from '../components/vm/NewVmDialog'
 import { useStats } from '../lib/api/hooks'
 import { useCan } from '../lib/api/security'
 
 export default function VmList() {
   const canCreate = useCan('vm.create')
   const [sp, setSp] = useSearchParams()
-  const [creating, setCreating] = useState(false)
+  const nav = useNavigate()
+  const newVm = () => nav('/vms/new')
   const stats = useStats()
   const filters: VmFilters = {
     q: sp.get('q') ?? '',
     state: sp.get('state') ?? '',
     host_id: sp.get('host_id') ?? '',
     sort: sp.get('sort') ?? DEFAULT_FILTERS.sort,
+    template: sp.get('template') ?? '',
   }
   const setFilters = (f: VmFilters) => {
     const next = new URLSearchParams()
@@ -25,6 +25,7 @@ export default function VmList() {
     if (f.state) next.set('state', f.state)
     if (f.host_id) next.set('host_id', f.host_id)
     if (f.sort && f.sort !== DEFAULT_FILTERS.sort) next.set('sort', f.sort)
+    if (f.template) next.set('template', f.template)
     setSp(next, { replace: true })
   }
   const s = stats.data?.vms
@@ -46,7 +47,7 @@ export default function VmList() {
         }
         actions={
           canCreate && (
-            <Button variant="primary" icon={<Plus className="size-4" />} onClick={() => setCreating(true)}>
+            <Button variant="primary" icon={<Plus className="size-4" />} onClick={newVm} title="New VM (N)" aria-keyshortcuts="n">
               New VM
             </Button>
           )
@@ -56,12 +57,11 @@ export default function VmList() {
         filters={filters}
         onFilters={setFilters}
         emptyHint={
-          <button className="text-accent hover:underline" onClick={() => setCreating(true)}>
+          <button className="text-accent hover:underline" onClick={newVm}>
             Create the first VM
           </button>
         }
       />
-      <NewVmDialog open={creating} onClose={() => setCreating(false)} />
     </>
   )
 }

@@ -6,7 +6,6 @@ import { MemoryRouter } from 'react-router'
 import type { ReactNode } from 'react'
 import { createQueryClient } from '../lib/queryClient'
 import { StateBadge } from '../components/ui/StateBadge'
-import { NewVmDialog, validateNewVm } from '../components/vm/NewVmDialog'
 import { VmBrowser, DEFAULT_FILTERS, type VmFilters } from '../components/vm/VmBrowser'
 import { ErrorState } from '../components/ui/Feedback'
 import { ApiError } from '../lib/api/errors'
@@ -82,34 +81,6 @@ describe('ErrorState', () => {
     render(<ErrorState error={new ApiError(503, { type: 'urn:limiquantix:problem:unavailable', title: 'x' }, 'x')} onRetry={() => {}} />)
     expect(screen.getByRole('alert')).toHaveTextContent('A backing service of LimiQuantix is unavailable')
     expect(screen.getByRole('button', { name: /try again/i })).toBeInTheDocument()
-  })
-})
-
-describe('NewVmDialog', () => {
-  it('validates before sending', () => {
-    expect(validateNewVm({ name: '', vcpus: '2', memory: '1024' }).name).toBeTruthy()
-    expect(validateNewVm({ name: '-bad', vcpus: '2', memory: '1024' }).name).toBeTruthy()
-    expect(validateNewVm({ name: 'ok', vcpus: '0', memory: '1024' }).vcpus).toBeTruthy()
-    expect(validateNewVm({ name: 'ok', vcpus: '2', memory: '8' }).memory).toBeTruthy()
-    expect(validateNewVm({ name: 'web-01', vcpus: '2', memory: '2048' })).toEqual({})
-  })
-
-  it('shows the server problem inline and Escape closes', async () => {
-    handlers.push((url, init) =>
-      url.pathname === '/api/v1/vms' && init?.method === 'POST'
-        ? json({ type: 'urn:limiquantix:problem:invalid-state', title: 'conflict', status: 409, detail: 'no connected host has room for 2 vCPUs' }, 409)
-        : undefined,
-    )
-    const onClose = vi.fn()
-    const user = userEvent.setup()
-    wrap(<NewVmDialog open onClose={onClose} />)
-    await user.type(screen.getByRole('textbox', { name: /name/i }), 'web-01')
-    await user.click(screen.getByRole('button', { name: 'Create VM' }))
-    expect(await screen.findByRole('alert')).toHaveTextContent('Not possible right now: No connected host has room for 2 vCPUs.')
-    const post = calls.find((c) => c.init?.method === 'POST')!
-    expect(JSON.parse(post.init!.body as string)).toEqual({ name: 'web-01', vcpus: 2, memory_mib: 2048, start: true })
-    await user.keyboard('{Escape}')
-    expect(onClose).toHaveBeenCalled()
   })
 })
 

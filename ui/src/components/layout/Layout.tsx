@@ -1,5 +1,5 @@
 import { Suspense, useEffect } from 'react'
-import { Outlet } from 'react-router'
+import { Outlet, useNavigate } from 'react-router'
 import { Sidebar } from './Sidebar'
 import { Header } from './Header'
 import { ConnectionBanner } from './ConnectionIndicator'
@@ -10,6 +10,22 @@ import { useUi } from '../../stores/ui'
 
 export function Layout() {
   const theme = useUi((s) => s.theme)
+  const nav = useNavigate()
+  // "n" opens the VM creation wizard from anywhere (not while typing or in a dialog);
+  // "/" (search) lives in the SearchBox.
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key !== 'n' || e.ctrlKey || e.metaKey || e.altKey || e.defaultPrevented) return
+      const t = e.target as HTMLElement | null
+      if (t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT' || t.isContentEditable)) return
+      if (t?.closest?.('.xterm, [data-testid=serial-console], [data-testid=vnc-console]')) return
+      if (document.querySelector('[role=dialog]')) return
+      e.preventDefault()
+      nav('/vms/new')
+    }
+    document.addEventListener('keydown', onKey)
+    return () => document.removeEventListener('keydown', onKey)
+  }, [nav])
   useEffect(() => {
     const root = document.documentElement
     root.classList.toggle('dark', theme === 'dark')

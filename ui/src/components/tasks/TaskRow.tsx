@@ -4,6 +4,7 @@ import { isTaskActive } from '../../lib/api/types'
 import { StateBadge } from '../ui/StateBadge'
 import { ProgressBar } from '../ui/UsageBar'
 import { operationLabel, timeAgo } from '../../lib/format'
+import { CancelTaskButton } from './CancelTaskButton'
 
 export function targetPath(t: Pick<Task, 'target_kind' | 'target_id'>): string | null {
   if (t.target_kind === 'vm') return `/vms/${t.target_id}`
@@ -36,7 +37,10 @@ export function TaskRow({ task }: { task: Task }) {
         )}
       </td>
       <td className="py-1.5 pr-3">
-        <StateBadge state={task.state} />
+        <div className="flex items-center gap-1">
+          <StateBadge state={task.state} />
+          <CancelTaskButton task={task} />
+        </div>
       </td>
       <td className="w-40 py-1.5 pr-3">
         <div className="flex items-center gap-2">

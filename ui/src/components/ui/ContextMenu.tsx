@@ -6,6 +6,8 @@ export interface MenuItem {
   icon?: ReactNode
   onSelect: () => void
   disabled?: boolean
+  /** Tooltip, e.g. why the item is disabled. */
+  title?: string
 }
 
 /** A right-click menu at (x, y); arrows move, Enter selects, Escape or a click outside closes. */
@@ -65,6 +67,7 @@ export function ContextMenu({ x, y, items, onClose }: { x: number; y: number; it
           key={it.label}
           role="menuitem"
           disabled={it.disabled}
+          title={it.title}
           onClick={() => {
             onClose()
             it.onSelect()

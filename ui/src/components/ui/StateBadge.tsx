@@ -58,3 +58,12 @@ export function StateBadge({ state, className }: { state: string; className?: st
     </span>
   )
 }
+
+/** Marks a VM that is a template (cannot start; new VMs are cloned from it). */
+export function TemplateBadge({ className }: { className?: string }) {
+  return (
+    <span data-testid="template-badge" className={cn('inline-flex items-center rounded-full border border-accent/30 bg-accent-soft px-1.5 py-px text-[10px] font-semibold tracking-wide text-accent uppercase', className)}>
+      Template
+    </span>
+  )
+}

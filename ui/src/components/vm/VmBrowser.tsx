@@ -16,9 +16,11 @@ export interface VmFilters {
   state: string
   host_id: string
   sort: string
+  /** '' = VMs and templates, 'false' = VMs only, 'true' = templates only. */
+  template?: string
 }
 
-export const DEFAULT_FILTERS: VmFilters = { q: '', state: '', host_id: '', sort: 'name' }
+export const DEFAULT_FILTERS: VmFilters = { q: '', state: '', host_id: '', sort: 'name', template: '' }
 
 function useDebounced<T>(value: T, ms: number): T {
   const [v, setV] = useState(value)
@@ -52,7 +54,7 @@ export function VmBrowser({ filters, onFilters, fixedHost, height, emptyHint }: 
   }, [q])
 
   const { reset } = paging
-  const filterKey = `${filters.q}|${filters.state}|${filters.host_id}|${filters.sort}|${paging.state.pageSize}`
+  const filterKey = `${filters.q}|${filters.state}|${filters.host_id}|${filters.sort}|${filters.template ?? ''}|${paging.state.pageSize}`
   useEffect(() => {
     reset()
     setSelected(new Map())
@@ -65,6 +67,7 @@ export function VmBrowser({ filters, onFilters, fixedHost, height, emptyHint }: 
     q: filters.q || undefined,
     state: filters.state || undefined,
     host_id: filters.host_id || undefined,
+    template: filters.template || undefined,
   }
   const vms = useVms(params)
   const items = useMemo(() => vms.data?.items ?? [], [vms.data])
@@ -113,7 +116,7 @@ export function VmBrowser({ filters, onFilters, fixedHost, height, emptyHint }: 
 
   const range = pageRange(paging.state, items.length)
   const total = vms.data?.total ?? 0
-  const hasFilter = !!(filters.q || filters.state || (!fixedHost && filters.host_id))
+  const hasFilter = !!(filters.q || filters.state || filters.template || (!fixedHost && filters.host_id))
   const select = 'h-8 rounded-md border border-border bg-surface-2 px-2 text-sm focus:border-accent focus:outline-none'
 
   return (
@@ -136,6 +139,11 @@ export function VmBrowser({ filters, onFilters, fixedHost, height, emptyHint }: 
               {s[0].toUpperCase() + s.slice(1)}
             </option>
           ))}
+        </select>
+        <select aria-label="Kind" value={filters.template ?? ''} onChange={(e) => onFilters({ ...filters, template: e.target.value })} className={select}>
+          <option value="">VMs and templates</option>
+          <option value="false">VMs only</option>
+          <option value="true">Templates only</option>
         </select>
         {!fixedHost && (
           <select aria-label="Host" value={filters.host_id} onChange={(e) => onFilters({ ...filters, host_id: e.target.value })} className={select}>

@@ -3,7 +3,7 @@ import { Link, useNavigate } from 'react-router'
 import { useVirtualizer } from '@tanstack/react-virtual'
 import { ArrowDown, ArrowUp, ArrowUpDown, Loader2 } from 'lucide-react'
 import type { Vm } from '../../lib/api/types'
-import { StateBadge } from '../ui/StateBadge'
+import { StateBadge, TemplateBadge } from '../ui/StateBadge'
 import { cn, formatMiB, timeAgo } from '../../lib/format'
 
 export type SortKey = 'name' | 'state' | 'created_at' | 'updated_at'
@@ -174,6 +174,7 @@ export function VmTable({ vms, selected, onToggle, onToggleAll, sort, onSort, bu
                   data-vm-id={vm.id}
                   data-vm-name={vm.name}
                   data-state={vm.state}
+                  data-template={vm.template ? 'true' : undefined}
                   onClick={() => setActive(item.index)}
                   className={cn(
                     'absolute top-0 left-0 grid w-full items-center gap-3 border-b border-border/50 px-3 text-sm',
@@ -197,6 +198,7 @@ export function VmTable({ vms, selected, onToggle, onToggleAll, sort, onSort, bu
                     <Link to={`/vms/${vm.id}`} className="font-medium hover:text-accent hover:underline" tabIndex={-1}>
                       {vm.name}
                     </Link>
+                    {vm.template && <TemplateBadge className="ml-2" />}
                   </div>
                   <div role="gridcell" className="flex items-center gap-1.5">
                     <StateBadge state={vm.state} />

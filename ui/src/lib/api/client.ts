@@ -156,10 +156,16 @@ export class ApiClient {
       headers: { 'Idempotency-Key': newKey() },
     })
   }
-  deleteVm(id: string) {
+  deleteVm(id: string, opts: { keep_disks?: boolean; delete_snapshots?: boolean } = {}) {
     return this.request<CommandAccepted>('DELETE', `/vms/${encodeURIComponent(id)}`, {
+      params: { keep_disks: opts.keep_disks || undefined, delete_snapshots: opts.delete_snapshots || undefined },
       headers: { 'Idempotency-Key': newKey() },
     })
+  }
+
+  /** Any command (POST/PATCH/DELETE answering `202 {vm_id, task_id, seq}`), with an Idempotency-Key. */
+  command(method: 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown, params?: Params) {
+    return this.request<CommandAccepted>(method, path, { body, params, headers: { 'Idempotency-Key': newKey() } })
   }
 }
 

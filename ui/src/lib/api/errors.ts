@@ -72,6 +72,17 @@ export function humanMessage(
       return `This ${kind} does not exist (anymore). It may have been deleted.`
     }
     case 'invalid-state':
+    // Refusals of the VM lifecycle that name their reason in `detail`.
+    case 'operation-in-progress':
+    case 'has-snapshots':
+    case 'has-linked-clones':
+    case 'is-template':
+    case 'not-a-template':
+    case 'boot-disk':
+    case 'not-cancellable':
+    case 'pinned-host':
+    case 'duplicate':
+    case 'memory-needs-running':
       return detail ? `Not possible right now: ${sentence(detail)}` : 'That action is not possible in the current state.'
     case 'concurrent-modification':
       return 'The item was changing at the same time. Please try again.'

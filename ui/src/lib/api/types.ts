@@ -48,6 +48,57 @@ export interface Vm {
   created_at: string
   updated_at: string
   seq: number
+  // Full lifecycle fields (absent on servers that predate them).
+  disks?: VmDisk[] | null
+  nics?: VmNic[] | null
+  firmware?: Firmware | null
+  machine?: string | null
+  boot_order?: BootDevice[] | null
+  max_vcpus?: number | null
+  max_memory_mib?: number | null
+  template?: boolean | null
+  clone_of?: { vm_id: string; linked: boolean } | null
+  snapshot_count?: number | null
+  current_snapshot_id?: string | null
+}
+
+export type Firmware = 'bios' | 'uefi'
+export type Machine = 'pc' | 'q35'
+export type DiskBus = 'virtio' | 'sata' | 'scsi'
+export type NicModel = 'virtio' | 'e1000' | 'rtl8139'
+export type BootDevice = 'hd' | 'network' | 'cdrom'
+export const DISK_BUSES: DiskBus[] = ['virtio', 'sata', 'scsi']
+export const NIC_MODELS: NicModel[] = ['virtio', 'e1000', 'rtl8139']
+
+/** A virtual disk of a VM; `disk0` is the boot disk. */
+export interface VmDisk {
+  disk_id: string
+  size_gib: number
+  bus: DiskBus
+  device?: 'disk' | 'cdrom'
+  pool_id: string
+  volume?: string | null
+}
+
+/** A virtual NIC; the MAC never changes, the IP is what the host last observed. */
+export interface VmNic {
+  nic_id: string
+  mac: string
+  network_id: string
+  model: NicModel
+  ip?: string | null
+}
+
+/** A snapshot of a VM; snapshots form a tree through `parent_id`. */
+export interface Snapshot {
+  snapshot_id: string
+  name: string
+  description?: string | null
+  parent_id: string | null
+  memory?: boolean
+  vm_state?: string | null
+  current?: boolean
+  created_at?: string | null
 }
 
 export interface Host {
@@ -84,6 +135,8 @@ export interface Task {
   started_at: string | null
   finished_at: string | null
   seq: number
+  /** Whether the task may still be cancelled (absent: decided by the server on request). */
+  cancellable?: boolean | null
 }
 
 export interface LqEvent {
@@ -133,6 +186,17 @@ export interface CreateVmBody {
   memory_mib: number
   start?: boolean
   description?: string
+  disks?: { size_gib: number; bus?: DiskBus; pool_id?: string; volume?: string }[]
+  nics?: { network_id?: string; model?: NicModel; mac?: string }[]
+  firmware?: Firmware
+  machine?: Machine
+  boot_order?: BootDevice[]
+  max_vcpus?: number
+  max_memory_mib?: number
+  cloud_init?: { user_data: string; meta_data: string; network_config: string }
+  template_id?: string
+  linked?: boolean
+  host_id?: string
 }
 
 export const ACTIVE_TASK_STATES: TaskState[] = ['queued', 'running']
