@@ -158,6 +158,8 @@ class ConsoleServer:
         try:
             with logctx.bind(host_id=self._host_id, vm_id=session.req.vm_id):
                 await session.run()
+        except Exception:  # a bug must not take the agent down with it
+            log.exception("console session %s failed", session.req.session_id)
         finally:
             self._sessions.pop(session.req.session_id, None)
 

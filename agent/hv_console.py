@@ -107,14 +107,17 @@ class SerialStream:
         if not _has_serial(dom.XMLDesc(0)):
             raise PermanentError(f"vm {self.vm_id} has no serial console")
         stream = conn.newStream(libvirt.VIR_STREAM_NONBLOCK)
+        with self._lock:  # set first: the callback may fire before eventAddCallback returns
+            self._stream = stream
         try:
             dom.openConsole(None, stream, libvirt.VIR_DOMAIN_CONSOLE_FORCE)
             stream.eventAddCallback(_EVENTS, self._on_event, None)
         except libvirt.libvirtError:
+            with self._lock:
+                self._stream = None
             with contextlib.suppress(libvirt.libvirtError):
                 stream.abort()
             raise
-        self._stream = stream
         log.info("opened the serial console of vm_id=%s", self.vm_id)
 
     def _send(self, _conn: Any, data: bytes) -> int:

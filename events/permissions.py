@@ -34,6 +34,8 @@ VM_READ: Final = "vm.read"
 VM_CREATE: Final = "vm.create"
 VM_POWER: Final = "vm.power"
 VM_DELETE: Final = "vm.delete"
+VM_CONFIGURE: Final = "vm.configure"
+VM_CONSOLE: Final = "vm.console"
 HOST_READ: Final = "host.read"
 HOST_MAINTENANCE: Final = "host.maintenance"
 TASK_READ: Final = "task.read"
@@ -44,12 +46,15 @@ ALERT_MANAGE: Final = "alert.manage"
 USER_READ: Final = "user.read"
 USER_MANAGE: Final = "user.manage"
 ROLE_MANAGE: Final = "role.manage"
+WEBHOOK_MANAGE: Final = "webhook.manage"
 
 PERMISSIONS: Final[dict[str, str]] = {
     VM_READ: "See VMs, their history and the inventory summary",
     VM_CREATE: "Create VMs",
     VM_POWER: "Start, stop and otherwise change the power state of VMs",
     VM_DELETE: "Delete VMs",
+    VM_CONFIGURE: "Change VMs: disks, NICs, CPU/memory, snapshots and templates",
+    VM_CONSOLE: "Open the serial console and VNC display of running VMs",
     HOST_READ: "See hosts and their history",
     HOST_MAINTENANCE: "Put hosts into and out of maintenance",
     TASK_READ: "See tasks",
@@ -60,6 +65,7 @@ PERMISSIONS: Final[dict[str, str]] = {
     USER_READ: "See users, roles, role bindings and everyone's API tokens",
     USER_MANAGE: "Create and delete users, set passwords, revoke anyone's API tokens",
     ROLE_MANAGE: "Create, change and delete custom roles; bind roles to users",
+    WEBHOOK_MANAGE: "See, create, change and delete webhook subscriptions and their deliveries",
 }
 """Every permission with what it allows, for the API and the dashboard."""
 
@@ -67,7 +73,8 @@ READ_ONLY: Final = frozenset(p for p in PERMISSIONS if p.endswith(".read") and p
 
 BUILTIN_ROLES: Final[dict[str, frozenset[str]]] = {
     "admin": frozenset(PERMISSIONS),
-    "operator": READ_ONLY | {VM_CREATE, VM_POWER, VM_DELETE, HOST_MAINTENANCE, ALERT_MANAGE},
+    "operator": READ_ONLY
+    | {VM_CREATE, VM_POWER, VM_DELETE, VM_CONFIGURE, VM_CONSOLE, HOST_MAINTENANCE, ALERT_MANAGE},
     "viewer": READ_ONLY,
 }
 BUILTIN_DESCRIPTIONS: Final[dict[str, str]] = {
