@@ -3,7 +3,12 @@
 Reports are claims: one about a VM that is not assigned to the reporting host is rejected
 and logged. Liveness comes from the heartbeat bucket; a host whose heartbeat is older than
 the timeout is marked disconnected, and back when it returns. A VM operation whose host
-did not answer by its deadline fails its task with the reason — never a silent hang.
+did not answer by its deadline fails its task with the reason — never a silent hang (a
+graceful shutdown's deadline adds the guest's ``timeout_s``). The answer to an
+``order.cancel`` is only logged: the cancelled order's own ``order_failed`` ends its task,
+as ``task.cancelled``. ``report.nic_address`` becomes ``vm.nic_address_observed``;
+``report.order_progress`` becomes ``task.progressed`` and restarts the order's deadline
+(a long volume copy is not a silent host).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from controlplane.domain import host as hd
 from controlplane.domain import vm as vd
 from controlplane.domain.errors import DomainError
 from controlplane.handlers import Handler, TooMuchContention
+from controlplane.processes import order_deadline_s, order_id
 from events import reports as rp
 from events import tracing
 from events.base import Meta, new_id, utcnow
@@ -26,6 +32,8 @@ from events.settings import Settings
 from events.subjects import ENROLL
 
 log = logging.getLogger(__name__)
+
+CANCEL_SUFFIX = order_id("", "cancel")  # ".cancel"
 
 
 class AgentLink:
@@ -107,8 +115,6 @@ class AgentLink:
         if isinstance(body, rp.Inventory):
             await self._reconcile(host_id, body, meta)
             return
-        if isinstance(body, rp.OrderProgress):
-            return
         vm = self.repo.vm(body.vm_id)
         if vm is None or vm.host_id != host_id:
             log.warning(
@@ -120,14 +126,39 @@ class AgentLink:
             return
         command: vd.Command
         match body:
+            case rp.OrderDone() | rp.OrderFailed() if body.order_id.endswith(CANCEL_SUFFIX):
+                # the answer to an order.cancel: the cancelled order's own answer ends the task
+                log.info("host %s answered %s: %s", host_id, body.order_id, body)
+                return
             case rp.OrderDone():
                 command = vd.Complete(
-                    task_id=report.task_id or "", host_id=host_id, state=body.state
+                    task_id=report.task_id or "",
+                    host_id=host_id,
+                    state=body.state,
+                    forced=body.forced,
+                    note=body.note,
                 )
             case rp.OrderFailed():
-                command = vd.Fail(task_id=report.task_id or "", reason=body.error, state=body.state)
+                pending = vm.pending
+                cancelled = (
+                    pending is not None
+                    and pending.task_id == report.task_id
+                    and pending.cancel_requested
+                )
+                command = vd.Fail(
+                    task_id=report.task_id or "",
+                    reason=body.error,
+                    state=body.state,
+                    cancelled=cancelled,
+                )
+            case rp.OrderProgress():
+                command = vd.Progress(
+                    task_id=report.task_id or "", percent=body.percent, message=body.message
+                )
             case rp.DomainChanged():
                 command = vd.Observe(host_id=host_id, state=body.state, reason=body.reason)
+            case rp.NicAddress():
+                command = vd.ObserveAddress(host_id=host_id, nic_id=body.nic_id, ip=body.ip)
         try:
             await self.handler.execute("vm", body.vm_id, vd.decider(command), meta)
         except DomainError as exc:
@@ -230,19 +261,17 @@ class AgentLink:
 
     async def check_deadlines(self) -> None:
         now = utcnow()
-        timeout = timedelta(seconds=self.settings.order_timeout_s)
         for vm in self.repo.pending("vm"):
             p = vm.pending
             if p is None:
                 continue
-            started = p.dispatched_at or p.queued_at
+            started = p.progressed_at or p.dispatched_at or p.queued_at
+            limit = deadline_s(self.settings, p)
+            timeout = timedelta(seconds=limit)
             if started is None or now - started <= (timeout if p.dispatched_at else timeout * 2):
                 continue
             where = f"host {vm.host_id}" if vm.host_id else "placement"
-            reason = (
-                f"{where} did not complete {p.operation} within "
-                f"{self.settings.order_timeout_s:.0f} s"
-            )
+            reason = f"{where} did not complete {p.operation} within {limit:.0f} s"
             meta = Meta(actor="system:deadlines", occurred_at=now, correlation_id=p.task_id)
             command = vd.Fail(task_id=p.task_id, reason=reason, state="error")
             try:
@@ -250,3 +279,10 @@ class AgentLink:
                 log.warning("vm %s: %s", vm.vm_id, reason)
             except DomainError as exc:
                 log.warning("deadline of vm %s not applied: %s", vm.vm_id, exc)
+
+
+def deadline_s(settings: Settings, pending: vd.Pending) -> float:
+    """The time a host has for the pending operation (the order's own deadline)."""
+    if pending.request is None:
+        return settings.order_timeout_s
+    return order_deadline_s(settings, pending.request)

@@ -16,11 +16,15 @@ from typing import Any
 
 from controlplane.domain import alert as alert_domain
 from controlplane.domain import host as host_domain
+from controlplane.domain import network as network_domain
 from controlplane.domain import role as role_domain
+from controlplane.domain import security_group as security_group_domain
 from controlplane.domain import session as session_domain
+from controlplane.domain import storage_pool as storage_pool_domain
 from controlplane.domain import token as token_domain
 from controlplane.domain import user as user_domain
 from controlplane.domain import vm as vm_domain
+from controlplane.domain import webhook as webhook_domain
 from events import task as te
 from events.aio import cancel_and_wait
 from events.codec import Envelope, StoredEvent
@@ -38,6 +42,10 @@ FOLDS: dict[str, Fold] = {
     "session": session_domain.evolve,
     "alert": alert_domain.evolve,
     "silence": alert_domain.evolve_silence,
+    "webhook": webhook_domain.evolve,
+    "storage_pool": storage_pool_domain.evolve,
+    "network": network_domain.evolve,
+    "security_group": security_group_domain.evolve,
 }
 
 
@@ -63,6 +71,7 @@ class Repository:
         self._pending: dict[str, set[str]] = {}
         self._hashes: dict[tuple[str, str], str] = {}  # last chained event (events.chain)
         self._idempotency: dict[str, IdempotentAnswer] = {}
+        self._tasks: dict[str, tuple[str, str]] = {}  # task id → (kind, aggregate id)
         self._seq = 0
         self._seq_changed = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
@@ -145,6 +154,10 @@ class Repository:
     def idempotent(self, key: str) -> IdempotentAnswer | None:
         return self._idempotency.get(key)
 
+    def task_target(self, task_id: str) -> tuple[str, str] | None:
+        """The ``(kind, id)`` of the aggregate a task belongs to (cancelling finds it here)."""
+        return self._tasks.get(task_id)
+
     # ------------------------------------------------------------ writing
 
     def apply(self, kind: str, aggregate_id: str, envelopes: Iterable[Envelope], seq: int) -> None:
@@ -167,6 +180,8 @@ class Repository:
         calls this too: a stored append whose answer was lost (a retry with its key
         conflicted on it) answers the retry before the live tail brings it in."""
         e = env.event
+        if isinstance(e, te.TaskQueued):
+            self._tasks.setdefault(e.task_id, (e.target_kind, e.target_id))
         if isinstance(e, te.TaskQueued) and e.idempotency_key:
             self._idempotency.setdefault(
                 e.idempotency_key, IdempotentAnswer(e.target_kind, e.target_id, e.task_id, seq)

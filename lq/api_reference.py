@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from controlplane.api import access, alerts, auth, tasks, vm_devices, vms
+from controlplane.api import access, alerts, auth, tasks, vm_devices, vms, webhooks
 from events import views
 
 Json = dict[str, Any]
@@ -460,4 +460,50 @@ OPERATIONS: tuple[Op, ...] = (
     ),
     Op("DELETE", f"{V1}/silences/{{id}}", "End a silence", "alerts", status=202),
     Op("GET", f"{V1}/alert-rules", "Alert rules in effect", "alerts"),
+    # -- webhook subscriptions (docs/webhooks.md) -------------------------------------
+    Op(
+        "GET",
+        f"{V1}/webhooks",
+        "Webhook subscriptions with delivery counts",
+        "webhooks",
+        params=_q(),
+    ),
+    Op(
+        "POST",
+        f"{V1}/webhooks",
+        "Subscribe a URL (the signing secret is in this answer only)",
+        "webhooks",
+        body=webhooks.CreateBody,
+        status=201,
+    ),
+    Op("GET", f"{V1}/webhooks/{{id}}", "One webhook subscription", "webhooks", params=_q()),
+    Op(
+        "PATCH",
+        f"{V1}/webhooks/{{id}}",
+        "Change name, URL, filters or enabled",
+        "webhooks",
+        body=webhooks.UpdateBody,
+        status=202,
+    ),
+    Op("DELETE", f"{V1}/webhooks/{{id}}", "Delete a subscription", "webhooks", status=202),
+    Op(
+        "GET",
+        f"{V1}/webhooks/{{id}}/deliveries",
+        "Delivery log, newest first, with attempts",
+        "webhooks",
+        params=_q(*LIST, Param("status", "pending, delivered, failed, cancelled")),
+    ),
+    Op(
+        "POST",
+        f"{V1}/webhooks/{{id}}/actions/test",
+        "Queue a test delivery (webhook.pinged)",
+        "webhooks",
+        status=202,
+    ),
+    Op(
+        "POST",
+        f"{V1}/webhooks/{{id}}/actions/rotate-secret",
+        "A new signing secret (in this answer only)",
+        "webhooks",
+    ),
 )

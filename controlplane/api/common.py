@@ -1,15 +1,26 @@
-"""What every command route needs: the app's command services, strict body decoding and
-the envelope metadata (actor, correlation, causation, trace) of a request."""
+"""What every command route needs: the app's command services, strict body decoding, the
+envelope metadata (actor, correlation, causation, trace) of a request, and running one VM
+command with ``Idempotency-Key`` answered and domain refusals turned into problems."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Annotated, Any, TypeVar
 
 import msgspec
 from aiohttp import web
 
-from controlplane.handlers import Handler
+from controlplane.domain import vm as vm_domain
+from controlplane.domain.errors import (
+    AlreadyExists,
+    InsufficientCapacity,
+    InvalidRequest,
+    InvalidState,
+    UnknownAggregate,
+    UnknownPart,
+)
+from controlplane.handlers import Handler, Outcome, TooMuchContention
 from controlplane.repository import Repository
 from events import problems, tracing
 from events.base import Meta, new_id, utcnow
@@ -64,3 +75,105 @@ async def decode_body(request: web.Request, kind: type[T]) -> T:
         raise problems.invalid_body(str(exc)) from exc
     except msgspec.DecodeError as exc:
         raise problems.malformed(f"body is not valid JSON: {exc}") from exc
+
+
+# ---------------------------------------------------------------- command answers
+
+Name = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=63,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        description="1 to 63 letters, digits, '.', '_' or '-'; starts alphanumeric",
+    ),
+]
+
+
+class Accepted(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """``202`` answer of every long operation; a new part's id when the operation made one."""
+
+    vm_id: str
+    task_id: str
+    seq: int
+    snapshot_id: str | None = None
+    disk_id: str | None = None
+    nic_id: str | None = None
+
+
+def accepted(vm_id: str, task_id: str, seq: int, **part: str) -> web.Response:
+    body = msgspec.json.encode(Accepted(vm_id=vm_id, task_id=task_id, seq=seq, **part))
+    return web.Response(status=202, body=body, content_type="application/json")
+
+
+def idempotency_key(request: web.Request) -> str:
+    raw = request.headers.get("Idempotency-Key", "")
+    if len(raw) > 255:
+        raise problems.invalid_param("Idempotency-Key must be at most 255 characters")
+    return f"{actor_of(request)}|{request.method} {request.path}|{raw}" if raw else ""
+
+
+def domain_problem(exc: Exception, vm_id: str) -> problems.Problem:
+    """The problem for a refused command (``vm_id`` names the VM in a 404); others re-raise."""
+    if isinstance(exc, UnknownAggregate):
+        return problems.not_found("vm", vm_id)
+    if isinstance(exc, UnknownPart):
+        return problems.not_found(exc.kind, exc.ident)
+    if isinstance(exc, InvalidRequest):
+        return problems.Problem(422, exc.slug, "The request cannot be carried out", str(exc))
+    if isinstance(exc, InvalidState | AlreadyExists | InsufficientCapacity):
+        return problems.conflict(str(exc), slug=exc.slug)
+    if isinstance(exc, TooMuchContention):
+        return problems.busy(str(exc))
+    raise exc
+
+
+async def run_command(
+    request: web.Request,
+    vm_id: str,
+    command_of: Callable[[str, str], Any],
+    part: Callable[[Outcome], dict[str, str]] | None = None,
+    known: dict[str, str] | None = None,
+) -> web.Response:
+    """Decide ``command_of(task_id, idempotency_key)`` on the VM and answer ``202``.
+
+    A request repeated with the same ``Idempotency-Key`` gets the first answer (also when
+    the repeat lost the race to append), with ``known`` part ids. ``part`` picks a new
+    part's id from the outcome.
+    """
+    cmds = request.app[COMMANDS]
+    key = idempotency_key(request)
+    if key and (seen := cmds.repo.idempotent(key)) is not None:
+        return accepted(seen.target_id, seen.task_id, seen.seq, **(known or {}))
+    task_id = new_id()
+    try:
+        command = command_of(task_id, key)
+        out = await cmds.handler.execute(
+            "vm", vm_id, vm_domain.decider(command), meta_for(request, task_id)
+        )
+    except Exception as exc:
+        if key and (seen := cmds.repo.idempotent(key)) is not None:
+            return accepted(seen.target_id, seen.task_id, seen.seq, **(known or {}))
+        raise domain_problem(exc, vm_id) from exc
+    return accepted(vm_id, task_id, out.seq, **(part(out) if part else {}))
+
+
+class NoBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Actions without options accept an empty body or ``{}``."""
+
+
+async def no_body(request: web.Request) -> None:
+    if await request.read():
+        await decode_body(request, NoBody)
+
+
+def flag(request: web.Request, name: str) -> bool:
+    """A boolean query parameter: ``true``/``false`` (or ``1``/``0``), absent = false."""
+    raw = request.query.get(name)
+    if raw is None:
+        return False
+    if raw.lower() in ("true", "1"):
+        return True
+    if raw.lower() in ("false", "0"):
+        return False
+    raise problems.invalid_param(f"{name} must be true or false, not {raw!r}")

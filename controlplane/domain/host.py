@@ -78,6 +78,16 @@ class Release(msgspec.Struct, frozen=True, kw_only=True):
     vm_id: str
 
 
+class Resize(msgspec.Struct, frozen=True, kw_only=True):
+    """Set a VM's reservation to new sizes (a VM resize); growing needs the room for the
+    difference, shrinking always succeeds. Recorded as a new ``host.capacity_reserved``
+    for the same VM, which replaces the old reservation."""
+
+    vm_id: str
+    vcpus: int
+    memory_mib: int
+
+
 class MarkConnected(msgspec.Struct, frozen=True, kw_only=True):
     pass
 
@@ -86,7 +96,7 @@ class MarkDisconnected(msgspec.Struct, frozen=True, kw_only=True):
     reason: str
 
 
-Command = Enroll | Reserve | Release | MarkConnected | MarkDisconnected
+Command = Enroll | Reserve | Release | Resize | MarkConnected | MarkDisconnected
 
 
 def decide(host: Host | None, command: Command) -> list[Event]:
@@ -141,6 +151,8 @@ def decide(host: Host | None, command: Command) -> list[Event]:
                     memory_mib=command.memory_mib,
                 )
             ]
+        case Resize():
+            return _resize(host, command)
         case Release():
             if command.vm_id not in host.reservations:
                 return []
@@ -152,6 +164,35 @@ def decide(host: Host | None, command: Command) -> list[Event]:
                 return []
             return [he.HostDisconnected(host_id=host.host_id, reason=command.reason)]
     raise TypeError(f"unknown command {command!r}")
+
+
+def _resize(host: Host, command: Resize) -> list[Event]:
+    old = host.reservations.get(command.vm_id)
+    if old is None:
+        return decide(
+            host, Reserve(vm_id=command.vm_id, vcpus=command.vcpus, memory_mib=command.memory_mib)
+        )
+    if (old.vcpus, old.memory_mib) == (command.vcpus, command.memory_mib):
+        return []
+    more_cpu = max(0, command.vcpus - old.vcpus)
+    more_mem = max(0, command.memory_mib - old.memory_mib)
+    if more_cpu or more_mem:
+        if host.state != "connected":
+            raise InsufficientCapacity(f"host {host.name} is {host.state}")
+        if not host.fits(more_cpu, more_mem):
+            raise InsufficientCapacity(
+                f"host {host.name} has {host.vcpu_capacity - host.allocated_vcpus} vCPUs and "
+                f"{host.memory_capacity_mib - host.allocated_memory_mib} MiB free; "
+                f"{more_cpu} vCPUs and {more_mem} MiB more are needed"
+            )
+    return [
+        he.HostCapacityReserved(
+            host_id=host.host_id,
+            vm_id=command.vm_id,
+            vcpus=command.vcpus,
+            memory_mib=command.memory_mib,
+        )
+    ]
 
 
 def evolve(host: Host | None, env: Envelope) -> Host | None:

@@ -127,3 +127,25 @@ def test_placement_spreads_and_explains() -> None:
     assert [h.host_id for h in ranked] == ["h1", "h2"]
     assert reasons == ["host sim-3 is disconnected"]
     assert placement.rank([small], 4, 512) == []
+
+
+def test_resize_of_a_reservation_grows_within_capacity_and_always_shrinks() -> None:
+    base = (ENROLL, hd.Reserve(vm_id="v1", vcpus=2, memory_mib=1024))
+    grown = fold(given(*base, hd.Resize(vm_id="v1", vcpus=6, memory_mib=3072)))
+    assert grown is not None and grown.reservations["v1"] == hd.Reservation(6, 3072)
+    assert (grown.allocated_vcpus, grown.allocated_memory_mib) == (6, 3072)
+    with pytest.raises(InsufficientCapacity):
+        hd.decide(fold(given(*base)), hd.Resize(vm_id="v1", vcpus=2, memory_mib=5000))
+    with pytest.raises(InsufficientCapacity):
+        hd.decide(fold(given(*base)), hd.Resize(vm_id="v1", vcpus=9, memory_mib=1024))
+    shrunk = fold(given(*base, hd.Resize(vm_id="v1", vcpus=1, memory_mib=512)))
+    assert shrunk is not None and shrunk.reservations["v1"] == hd.Reservation(1, 512)
+    same = hd.decide(fold(given(*base)), hd.Resize(vm_id="v1", vcpus=2, memory_mib=1024))
+    assert same == []
+    disconnected = (*base, hd.MarkDisconnected(reason="gone"))
+    shrink_anyway = hd.decide(
+        fold(given(*disconnected)), hd.Resize(vm_id="v1", vcpus=1, memory_mib=1)
+    )
+    assert [event_type(e) for e in shrink_anyway] == ["host.capacity_reserved"]
+    with pytest.raises(InsufficientCapacity):
+        hd.decide(fold(given(*disconnected)), hd.Resize(vm_id="v1", vcpus=3, memory_mib=1024))
