@@ -36,6 +36,10 @@ system_deps() {
     apt_install libvirt-dev pkg-config gcc python3-dev python3-venv
     if [ "${1:-}" = test ]; then
         apt_install chromium
+        # the real-hypervisor tier (tests/qemu, docs/testing.md): libvirtd + QEMU, and the
+        # kernel and busybox its tiny guest is built from; ovmf for UEFI guests
+        apt_install libvirt-daemon-system qemu-system-x86 qemu-utils busybox-static \
+            linux-image-amd64 ovmf
     fi
 }
 

@@ -67,6 +67,22 @@ def pg_url(pg_server: Postgres) -> Iterator[str]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture(scope="session")
+def qemu_uri() -> Iterator[str]:
+    """``qemu:///system`` for the real-hypervisor tier (tests/qemu/daemons.py): libvirtd
+    and virtlogd started if none answers, or the test skipped with the reason."""
+    from tests.qemu import daemons  # imported here: only the tier pays for libvirt
+
+    yield from daemons.session()
+
+
+@pytest.fixture(autouse=True)
+def _qemu_marked(request: pytest.FixtureRequest) -> None:
+    """A test marked ``qemu`` gets libvirtd + QEMU (started if need be) or is skipped."""
+    if request.node.get_closest_marker("qemu") is not None:
+        request.getfixturevalue("qemu_uri")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Browser tests run last (Playwright's sync API owns the thread's event loop while it
     runs); long soak, scale and fault runs (marker ``slow``) only run with ``LQ_SLOW=1``."""

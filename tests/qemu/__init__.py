@@ -1,0 +1,1 @@
+"""The real-hypervisor tier: libvirtd + QEMU (TCG) with a tiny real guest."""
