@@ -228,6 +228,59 @@ async def test_security_groups_through_the_api(make_stack: StackFactory) -> None
         json={"vm_id": vm_id, "nic_id": "nic0"},
     )
     await stack.command("DELETE", f"/api/v1/security-groups/{gid}")
+    # a NIC has one group: applying another moves it; a deleted VM leaves its groups
+    nic = {"vm_id": vm_id, "nic_id": "nic0"}
+    moved = await stack.command("POST", f"/api/v1/security-groups/{db_id}/actions/apply", json=nic)
+    db_now = await stack.get(f"/api/v1/security-groups/{db_id}?min_seq={moved['seq']}")
+    assert db_now["nics"] == [nic]
+    deleted = await stack.command("DELETE", f"/api/v1/vms/{vm_id}")
+    assert (await stack.wait_task(deleted["task_id"]))["state"] == "succeeded"
+
+    async def left() -> bool:
+        return not (await stack.get(f"/api/v1/security-groups/{db_id}"))["nics"]
+
+    await _until(left, "the deleted VM's NIC left the group")
     out = await stack.command("DELETE", f"/api/v1/security-groups/{db_id}")
     listed = await stack.get(f"/api/v1/security-groups?min_seq={out['seq']}")
     assert listed["items"] == []
+
+
+async def test_nic_attach_move_detach_and_reservations_follow_addresses(
+    make_stack: StackFactory,
+) -> None:
+    stack = await make_stack(hosts=[(8, 8192)])
+    a = (await _create_network(stack, name="a", type="nat", cidr="10.51.0.0/24"))["network_id"]
+    b = (await _create_network(stack, name="b", type="isolated", cidr="10.52.0.0/24"))["network_id"]
+    mac = "52:54:00:51:00:99"
+    res = await stack.command(
+        "POST", f"/api/v1/networks/{a}/reservations", json={"mac": mac, "ip": "10.51.0.99"}
+    )
+    assert res["seq"]
+    created = await stack.command(
+        "POST", "/api/v1/vms", json={"name": "mover", "vcpus": 1, "memory_mib": 128}
+    )
+    vm_id = created["vm_id"]
+    assert (await stack.wait_task(created["task_id"]))["state"] == "succeeded"
+
+    attach = await stack.command(
+        "POST", f"/api/v1/vms/{vm_id}/nics", json={"network_id": a, "mac": mac}
+    )
+    assert (await stack.wait_task(attach["task_id"]))["state"] == "succeeded"
+    nic_id = attach["nic_id"]
+    (got,) = await _until(lambda: _addresses(stack, a), "the attached NIC's address")
+    assert (got["nic_id"], got["ip"]) == (nic_id, "10.51.0.99")  # its static reservation
+
+    moved = await stack.command(
+        "PATCH", f"/api/v1/vms/{vm_id}/nics/{nic_id}", json={"network_id": b}
+    )
+    assert (await stack.wait_task(moved["task_id"]))["state"] == "succeeded"
+    (on_b,) = await _until(lambda: _addresses(stack, b), "an address on the new network")
+    assert (on_b["nic_id"], on_b["ip"]) == (nic_id, "10.52.0.2")
+    await _until(lambda: _no_addresses(stack, a), "the old network's address released")
+
+    detached = await stack.command("DELETE", f"/api/v1/vms/{vm_id}/nics/{nic_id}")
+    assert (await stack.wait_task(detached["task_id"]))["state"] == "succeeded"
+    await _until(lambda: _no_addresses(stack, b), "the address released on detach")
+    rm = await stack.command("DELETE", f"/api/v1/networks/{a}/reservations/{mac}")
+    one = await stack.get(f"/api/v1/networks/{a}?min_seq={rm['seq']}")
+    assert one["reservations"] == []
