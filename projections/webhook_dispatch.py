@@ -33,10 +33,12 @@ import time
 from typing import Any
 
 import aiohttp
+import msgspec
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-from events import tls
+from events import fleet_settings as fe
+from events import natsauth, tls
 from events import webhook as we
 from events.bus import Bus
 from events.errors import StoreUnavailable
@@ -70,6 +72,10 @@ def _retry_after(value: str | None, cap: float) -> float | None:
         return None  # an HTTP date: ignore it, our backoff applies
 
 
+FLEET_KEYS = ("webhook_max_attempts",)
+"""Fleet settings (``events.fleet_settings``) the dispatcher honours without a restart."""
+
+
 class Dispatcher:
     """Workers for the active subscriptions; ``sync`` starts and stops them."""
 
@@ -89,6 +95,14 @@ class Dispatcher:
         self.subs = subs
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._wake: dict[str, asyncio.Event] = {}
+
+    def honour(self, events: list[Any]) -> None:
+        """Apply fleet settings changed at runtime (``settings.changed``) that the dispatcher
+        uses: ``webhook_max_attempts``; the next attempt reads the new value."""
+        found = fe.overrides(events, FLEET_KEYS)
+        if found:
+            self.settings = msgspec.structs.replace(self.settings, **found)
+            log.info("fleet settings in effect: %s", found)
 
     def sync(self, woken: set[str] | None = None) -> None:
         """Run a worker for every active subscription, stop the others, wake ``woken``."""
@@ -226,7 +240,10 @@ async def _run_once(settings: Settings, stop: asyncio.Event) -> None:
             if stop.is_set():
                 return
         bus = await Bus.connect(
-            settings.nats_url, name="webhook-dispatcher", tls=tls.nats_client_context(settings)
+            settings.nats_url,
+            name="webhook-dispatcher",
+            tls=tls.nats_client_context(settings),
+            auth=natsauth.service_auth(settings),
         )
         pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] = AsyncConnectionPool(
             url, open=False, min_size=2, max_size=2, kwargs={"autocommit": True},
@@ -240,6 +257,8 @@ async def _run_once(settings: Settings, stop: asyncio.Event) -> None:
                 position, subs = await store.load(conn, ws)
                 await conn.commit()
                 dispatcher = Dispatcher(settings, bus, pool, http, subs)
+                fleet = await bus.store.load(fe.KIND, fe.FLEET_ID)
+                dispatcher.honour([se.envelope.event for se in fleet])
                 dispatcher.sync()
                 try:
                     await _serve(
@@ -299,6 +318,7 @@ async def _intake(
         linger=settings.projector_linger_ms / 1000,
     )
     async for batch in batches:
+        dispatcher.honour([se.envelope.event for se in batch])
         woken = await store.intake(conn, dispatcher.ws, dispatcher.subs, batch)
         telemetry.WEBHOOK_CHECKPOINT.set(batch[-1].seq)
         dispatcher.sync(woken)

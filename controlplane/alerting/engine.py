@@ -1,10 +1,14 @@
 """The alert engine: evaluates rules against live metrics and events, drives the lifecycle.
 
-Metrics come from a core subscription to ``lq.host.*.metrics`` (every replica sees every
-sample; no durable state is needed because a rule's timers are rebuilt from the next
-samples), events from a live tail of the event stream. A verdict becomes a command on the
-alert aggregate through the ordinary handler, whose expected-version check makes exactly
-one replica win a fire or a resolve; only the winner notifies. Flapping is damped twice:
+Evaluation is a leader-only job (``controlplane.leader``, lease ``controlplane-jobs``): one
+replica evaluates, so the rules' windows, the notices and the load exist once, and another
+replica takes over within the lease TTL when the leader goes. Metrics come from a core
+subscription to ``lq.host.*.metrics`` (no durable state is needed because a rule's timers
+are rebuilt from the next samples), events from a live tail of the event stream. A verdict
+becomes a command on the alert aggregate through the ordinary handler, whose
+expected-version check still settles the short overlap of a hand-over (and an operator's
+resolve on any replica); only the winner notifies. Notices go to the recipients and SMTP
+server of the fleet settings in effect (``controlplane.fleet``). Flapping is damped twice:
 hysteresis in the rule (``Window``) and a cool-down after a resolution during which the
 same alert does not fire again. Silenced alerts are recorded but not notified.
 """
@@ -21,6 +25,7 @@ import msgspec
 from controlplane.alerting import notify
 from controlplane.alerting.rules import Rule, Window, load
 from controlplane.domain import alert as ad
+from controlplane.fleet import Fleet
 from controlplane.handlers import Handler, TooMuchContention
 from controlplane.repository import Repository
 from events import alert as ae
@@ -61,12 +66,15 @@ class AlertEngine:
         self.handler = handler
         self.repo = repo
         self.settings = settings
+        self.fleet = Fleet(repo, settings)
         self.rules = load(settings.alert_rules_json)
+        self.evaluations = 0  # rule evaluations by this replica (only the leader's grow)
         self.windows: dict[tuple[str, str], Window] = {}
         self._pending: set[asyncio.Task[None]] = set()
         self.fired: dict[str, ae.AlertFired] = {}  # each alert's last firing, for notices
 
     async def run(self) -> None:
+        self.windows.clear()  # a new term as leader starts from fresh samples
         sub = await self.bus.subscribe(subjects.METRICS_ALL, self._on_metrics)
         try:
             await self._follow_events()
@@ -91,6 +99,7 @@ class AlertEngine:
                 await self._evaluate(rule, scope_id, at, metric_value(rule, s))
 
     async def _evaluate(self, rule: Rule, scope_id: str, at: float, value: float | None) -> None:
+        self.evaluations += 1
         aid = ae.alert_id(rule.rule_id, scope_id)
         state: ad.Alert | None = self.repo.get("alert", aid)[0]
         firing = state is not None and state.status != "resolved"
@@ -176,6 +185,20 @@ class AlertEngine:
     def _last_fired(self, aid: str) -> ae.AlertFired | None:
         return self.fired.get(aid)
 
+    async def last_fired(self, aid: str) -> ae.AlertFired | None:
+        """The alert's last firing: remembered by the evaluating replica, read from the
+        stream on any other (a follower does not tail the events)."""
+        if (fired := self.fired.get(aid)) is not None:
+            return fired
+        try:
+            history = await self.bus.store.load("alert", aid)
+        except LqError as exc:
+            log.warning("alert_id=%s: history not readable: %s", aid, exc)
+            return None
+        found = [se.envelope.event for se in history]
+        firings = [e for e in found if isinstance(e, ae.AlertFired)]
+        return firings[-1] if firings else None
+
     async def _execute(self, aid: str, decide: Any) -> list[Any]:
         meta = Meta(actor=ACTOR, occurred_at=utcnow(), correlation_id=new_id())
         try:
@@ -197,7 +220,7 @@ class AlertEngine:
     async def _deliver(self, fired: ae.AlertFired, status: ae.AlertStatus, by: str) -> None:
         with logctx.bind(correlation_id=fired.alert_id):
             started = time.monotonic()
-            for d in await notify.deliver(self.settings, payload(fired, status, by)):
+            for d in await notify.deliver(self.fleet.effective(), payload(fired, status, by)):
                 note = ae.AlertNotified(
                     alert_id=fired.alert_id, episode=fired.episode, channel=d.channel,
                     target=d.target, about=status, ok=d.ok, attempts=d.attempts, error=d.error,

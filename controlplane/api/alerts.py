@@ -72,7 +72,7 @@ async def alert_action(request: web.Request) -> web.Response:
         raise _problem(exc, alert_id) from exc
     engine = request.app.get(ENGINE)
     if verb == "resolve" and outcome.changed and engine is not None:
-        fired = engine.fired.get(alert_id)
+        fired = await engine.last_fired(alert_id)
         if fired is not None:
             engine.notify(fired, "resolved", by)
     return _accepted("alert_id", alert_id, outcome.seq)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from events.settings import Settings
@@ -24,14 +25,25 @@ class _Track:
 
 
 class Limiter:
-    def __init__(self, settings: Settings) -> None:
-        self._window = settings.auth_failure_window_s
-        self._lockout = settings.auth_lockout_s
-        self._max = {
-            "user": settings.auth_user_max_failures,
-            "address": settings.auth_address_max_failures,
-        }
+    """``settings`` is asked on every failure, so thresholds changed at runtime (fleet
+    settings) apply to the next failed login."""
+
+    def __init__(self, settings: Settings | Callable[[], Settings]) -> None:
+        self._settings = settings if callable(settings) else (lambda: settings)
         self._tracks: dict[tuple[str, str], _Track] = {}
+
+    @property
+    def _window(self) -> float:
+        return self._settings().auth_failure_window_s
+
+    @property
+    def _lockout(self) -> float:
+        return self._settings().auth_lockout_s
+
+    @property
+    def _max(self) -> dict[str, int]:
+        s = self._settings()
+        return {"user": s.auth_user_max_failures, "address": s.auth_address_max_failures}
 
     def retry_after(self, user: str, address: str) -> float:
         """Seconds until a login for ``user`` from ``address`` may be tried; 0 = now."""

@@ -30,6 +30,7 @@ from controlplane.domain import session as session_domain
 from controlplane.domain import token as token_domain
 from controlplane.domain import user as user_domain
 from controlplane.domain.errors import AlreadyExists
+from controlplane.fleet import Fleet
 from controlplane.handlers import Handler, TooMuchContention
 from controlplane.repository import Repository
 from events import auth as ae
@@ -71,14 +72,21 @@ class Auth:
         creds: Credentials,
         key: bytes,
     ) -> None:
-        self.settings = settings
+        self.static = settings
         self.repo = repo
         self.handler = handler
         self.creds = creds
         self._key = key
-        self._limiter = Limiter(settings)
+        self._fleet = Fleet(repo, settings)
+        self._limiter = Limiter(self._fleet.effective)
         self._denials: dict[tuple[str, str], float] = {}
         self._token_digests: dict[str, str] = {}
+
+    @property
+    def settings(self) -> Settings:
+        """The process settings with the fleet's lifetimes and lockout thresholds in effect
+        (changed at runtime through ``PATCH /api/v1/settings``)."""
+        return self._fleet.effective()
 
     # -- state ----------------------------------------------------------------------------
 

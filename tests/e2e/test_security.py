@@ -37,7 +37,7 @@ def test_login_remembers_the_page(browser: Any, stack: Stack, shots: Path) -> No
 
 def test_settings_security_and_a_viewer(page: Any, browser: Any, stack: Stack, shots: Path) -> None:
     name = f"viewer-{uuid.uuid4().hex[:6]}"
-    page.goto("/settings")
+    page.goto("/settings?tab=security")
     form = page.get_by_role("form", name="New user")
     form.get_by_label("New user name").fill(name)
     form.get_by_label("New user password").fill("viewer-password")
@@ -62,7 +62,7 @@ def test_settings_security_and_a_viewer(page: Any, browser: Any, stack: Stack, s
         expect(viewer.get_by_role("heading", name="Virtual Machines")).to_be_visible()
         expect(viewer.get_by_role("button", name="New VM")).to_have_count(0)
         expect(viewer.get_by_role("button", name=re.compile("^Stop"))).to_have_count(0)
-        viewer.goto("/settings")
+        viewer.goto("/settings?tab=security")
         expect(viewer.get_by_role("table", name="Users")).to_have_count(0)
         expect(viewer.get_by_role("form", name="New API token")).to_be_visible()
         viewer.get_by_role("button", name="Sign out").click()

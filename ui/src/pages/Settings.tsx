@@ -5,6 +5,11 @@ import { Button } from '../components/ui/Button'
 import { Card, PageHeader } from '../components/ui/Card'
 import { EmptyState, ErrorState, Spinner } from '../components/ui/Feedback'
 import { Tabs } from '../components/ui/Tabs'
+import { WebhooksLink } from '../components/webhooks/WebhooksLink'
+import { Appearance } from '../components/settings/Appearance'
+import { FleetSettingsForm } from '../components/settings/FleetSettingsForm'
+import { ProcessSettings } from '../components/settings/ProcessSettings'
+import { SettingsHistory } from '../components/settings/SettingsHistory'
 import { changePassword } from '../lib/auth'
 import { describeError } from '../lib/api/errors'
 import {
@@ -21,34 +26,65 @@ import {
 } from '../lib/api/security'
 import { toast } from '../stores/ui'
 
-type Tab = 'security' | 'account'
+const TABS = [
+  { key: 'general', label: 'General' },
+  { key: 'appearance', label: 'Appearance' },
+  { key: 'notifications', label: 'Notifications' },
+  { key: 'security', label: 'Security' },
+  { key: 'storage', label: 'Storage' },
+  { key: 'network', label: 'Network' },
+  { key: 'advanced', label: 'Advanced' },
+  { key: 'account', label: 'Account' },
+] as const
+type Tab = (typeof TABS)[number]['key']
+
+function isTab(v: string | null): v is Tab {
+  return TABS.some((t) => t.key === v)
+}
 
 const input = 'h-8 rounded-md border border-border bg-bg px-2 text-sm text-fg outline-none focus:border-accent'
 
-/** Settings: Security (users, roles, API tokens) and the signed-in account. */
+/**
+ * Settings. General, Notifications, Security (its first card), Storage and Network edit the
+ * fleet settings — event-sourced, shared by every controlplane, each change in the audit
+ * log; Appearance is this browser's; Advanced shows the process's static settings; Security
+ * also holds users, roles and API tokens, and Account the signed-in user's password.
+ */
 export default function Settings() {
   const [params, setParams] = useSearchParams()
-  const tab: Tab = params.get('tab') === 'account' ? 'account' : 'security'
+  const raw = params.get('tab')
+  const tab: Tab = isTab(raw) ? raw : 'general'
+  const canRead = useCan('settings.read')
   return (
     <div className="space-y-4">
-      <PageHeader title="Settings" icon={<SettingsIcon className="size-5" />} subtitle="Who may do what, and your own account" />
-      <Tabs<Tab>
-        tabs={[
-          { key: 'security', label: 'Security' },
-          { key: 'account', label: 'Account' },
-        ]}
-        value={tab}
-        onChange={(k) => setParams(k === 'security' ? {} : { tab: k }, { replace: true })}
-      />
-      {tab === 'security' ? <Security /> : <Account />}
+      <PageHeader title="Settings" icon={<SettingsIcon className="size-5" />} subtitle="Fleet policy, who may do what, and your own account" actions={<WebhooksLink />} />
+      <Tabs<Tab> tabs={[...TABS]} value={tab} onChange={(k) => setParams(k === 'general' ? {} : { tab: k }, { replace: true })} />
+      {tab === 'general' && canRead && (
+        <>
+          <FleetSettingsForm group="general" title="Placement and VM defaults" />
+          <SettingsHistory />
+        </>
+      )}
+      {tab === 'appearance' && <Appearance />}
+      {tab === 'notifications' && canRead && <FleetSettingsForm group="notifications" title="Alert notifications" />}
+      {tab === 'security' && <Security />}
+      {tab === 'storage' && canRead && <FleetSettingsForm group="storage" title="Storage defaults" />}
+      {tab === 'network' && canRead && <FleetSettingsForm group="network" title="Network defaults" />}
+      {tab === 'advanced' && canRead && <ProcessSettings />}
+      {tab === 'account' && <Account />}
+      {!canRead && tab !== 'appearance' && tab !== 'security' && tab !== 'account' && (
+        <EmptyState title="Not allowed">Seeing settings needs the permission settings.read.</EmptyState>
+      )}
     </div>
   )
 }
 
 function Security() {
   const canReadUsers = useCan('user.read')
+  const canReadSettings = useCan('settings.read')
   return (
     <div className="space-y-4">
+      {canReadSettings && <FleetSettingsForm group="security" title="Sign-in and sessions" />}
       {canReadUsers && <Users />}
       {canReadUsers && <Roles />}
       <Tokens />

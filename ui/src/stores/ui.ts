@@ -4,14 +4,18 @@ import { persist } from 'zustand/middleware'
 import type { ConnectionState } from '../lib/changes'
 
 export type Theme = 'dark' | 'light'
+/** Per-user, kept in this browser only (Settings → Appearance). */
+export type Density = 'comfortable' | 'compact'
 
 interface UiState {
   sidebarCollapsed: boolean
   theme: Theme
+  density: Density
   tasksPanelOpen: boolean
   toggleSidebar: () => void
   setTheme: (t: Theme) => void
   toggleTheme: () => void
+  setDensity: (d: Density) => void
   setTasksPanelOpen: (open: boolean) => void
   toggleTasksPanel: () => void
 }
@@ -21,10 +25,12 @@ export const useUi = create<UiState>()(
     (set) => ({
       sidebarCollapsed: false,
       theme: 'dark',
+      density: 'comfortable',
       tasksPanelOpen: true,
       toggleSidebar: () => set((s) => ({ sidebarCollapsed: !s.sidebarCollapsed })),
       setTheme: (theme) => set({ theme }),
       toggleTheme: () => set((s) => ({ theme: s.theme === 'dark' ? 'light' : 'dark' })),
+      setDensity: (density) => set({ density }),
       setTasksPanelOpen: (tasksPanelOpen) => set({ tasksPanelOpen }),
       toggleTasksPanel: () => set((s) => ({ tasksPanelOpen: !s.tasksPanelOpen })),
     }),
