@@ -18,7 +18,7 @@ import asyncio
 import logging
 from datetime import timedelta
 
-from controlplane import placement
+from controlplane import scheduler
 from controlplane.domain import host as hd
 from controlplane.domain import vm as vd
 from controlplane.domain import vm_state as vs
@@ -117,6 +117,14 @@ class VmProcess:
                     await self.settle_reservation(env, e.vm_id)
                 case ve.VmCancelRequested():
                     await self.cancel(env, e)
+                case (
+                    ve.VmMigrationRequested()
+                    | ve.VmMigrationStarted()
+                    | ve.VmMigrationTargetReady()
+                    | ve.VmMigrated()
+                    | ve.VmMigrationFailed()
+                ):
+                    return  # controlplane.migration (its own consumer)
                 case ve.VmDeleted() if e.host_id:
                     await self.handler.execute(
                         "host",
@@ -145,14 +153,18 @@ class VmProcess:
         already = [h for h in hosts if vm_id in h.reservations]
         chosen: hd.Host | None = already[0] if already else None
         reasons: list[str] = []
+        decision = None
         if chosen is None:
             if vm.pinned_host_id is not None:
                 pinned = [h for h in hosts if h.host_id == vm.pinned_host_id]
                 if not pinned:
                     reasons.append(f"host {vm.pinned_host_id} is not enrolled")
-                candidates = placement.rank(pinned, vm.vcpus, vm.memory_mib, reasons)
-            else:
-                candidates = placement.rank(hosts, vm.vcpus, vm.memory_mib, reasons)
+                hosts = pinned
+            ask = scheduler.ask_for(self.repo, vm)
+            candidates, decision = scheduler.choose(
+                self.repo, ask, self.settings.placement_strategy, hosts
+            )
+            reasons.extend(c.reason for c in decision.candidates if not c.accepted)
             for candidate in candidates:
                 try:
                     await self.handler.execute(
@@ -180,7 +192,7 @@ class VmProcess:
         out = await self.handler.execute(
             "vm",
             vm_id,
-            vd.decider(vd.Place(task_id=task_id, host_id=host_id, at=utcnow())),
+            vd.decider(vd.Place(task_id=task_id, host_id=host_id, at=utcnow(), decision=decision)),
             meta,
         )
         if not out.changed and (v := self.repo.vm(vm_id)) is not None and v.host_id != host_id:

@@ -8,10 +8,14 @@ expected version and only one can win.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 
 import msgspec
 
+from controlplane.domain import host_maintenance as hm
 from controlplane.domain.errors import InsufficientCapacity, UnknownAggregate
+from controlplane.domain.host_maintenance import Evacuation
+from events import ha
 from events import host as he
 from events.base import Event
 from events.codec import Envelope
@@ -34,6 +38,10 @@ class Host(msgspec.Struct, frozen=True, kw_only=True):
     memory_overcommit: float
     state: he.HostState = "connected"
     reservations: dict[str, Reservation] = {}
+    fenced_at: datetime | None = None  # the agent's last self-fencing (HA, docs/ha.md)
+    labels: dict[str, str] = {}
+    cluster_id: str | None = None
+    evacuation: Evacuation | None = None  # maintenance: the VMs still to move away
 
     @property
     def vcpu_capacity(self) -> int:
@@ -96,7 +104,34 @@ class MarkDisconnected(msgspec.Struct, frozen=True, kw_only=True):
     reason: str
 
 
-Command = Enroll | Reserve | Release | Resize | MarkConnected | MarkDisconnected
+class MarkDown(msgspec.Struct, frozen=True, kw_only=True):
+    """Disconnected for longer than the HA grace (``controlplane.ha``)."""
+
+    reason: str
+
+
+class RecordFencing(msgspec.Struct, frozen=True, kw_only=True):
+    """The agent reports (through its lease) that it fenced itself at ``fenced_at``."""
+
+    fenced_at: datetime
+    vm_ids: tuple[str, ...] = ()
+
+
+Command = (
+    Enroll
+    | Reserve
+    | Release
+    | Resize
+    | MarkConnected
+    | MarkDisconnected
+    | MarkDown
+    | RecordFencing
+    | hm.EnterMaintenance
+    | hm.ExitMaintenance
+    | hm.EvacuationProgress
+    | hm.SetLabels
+    | hm.SetCluster
+)
 
 
 def decide(host: Host | None, command: Command) -> list[Event]:
@@ -127,7 +162,7 @@ def decide(host: Host | None, command: Command) -> list[Event]:
                     memory_mib=command.memory_mib,
                 )
             )
-        if host.state == "disconnected":
+        if host.state in ("disconnected", "down"):
             events.append(he.HostConnected(host_id=host.host_id))
         return events
     if host is None:
@@ -163,6 +198,26 @@ def decide(host: Host | None, command: Command) -> list[Event]:
             if host.state != "connected":
                 return []
             return [he.HostDisconnected(host_id=host.host_id, reason=command.reason)]
+        case (
+            hm.EnterMaintenance()
+            | hm.ExitMaintenance()
+            | hm.EvacuationProgress()
+            | hm.SetLabels()
+            | hm.SetCluster()
+        ):
+            return hm.decide(host, command)
+        case MarkDown():
+            if host.state != "disconnected":
+                return []
+            return [ha.HostMarkedDown(host_id=host.host_id, reason=command.reason)]
+        case RecordFencing():
+            if host.fenced_at is not None and command.fenced_at <= host.fenced_at:
+                return []
+            return [
+                ha.HostFenced(
+                    host_id=host.host_id, fenced_at=command.fenced_at, vm_ids=command.vm_ids
+                )
+            ]
     raise TypeError(f"unknown command {command!r}")
 
 
@@ -207,6 +262,7 @@ def evolve(host: Host | None, env: Envelope) -> Host | None:
             memory_mib=e.memory_mib,
             cpu_overcommit=e.cpu_overcommit,
             memory_overcommit=e.memory_overcommit,
+            labels=dict(e.labels),
         )
     if host is None:
         return None
@@ -217,6 +273,19 @@ def evolve(host: Host | None, env: Envelope) -> Host | None:
             return r(host, state="connected")
         case he.HostDisconnected():
             return r(host, state="disconnected")
+        case (
+            he.HostMaintenanceEntered()
+            | he.HostEvacuationProgressed()
+            | he.HostEvacuated()
+            | he.HostMaintenanceExited()
+            | he.HostLabelsUpdated()
+            | he.HostClusterChanged()
+        ):
+            return hm.evolve(host, env)
+        case ha.HostMarkedDown():
+            return r(host, state="down")
+        case ha.HostFenced():
+            return r(host, fenced_at=e.fenced_at)
         case he.HostCapacityReserved():
             res = dict(host.reservations)
             res[e.vm_id] = Reservation(e.vcpus, e.memory_mib)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from controlplane.domain import vm_create, vm_devices
+from controlplane.domain import vm_create, vm_devices, vm_migration
 from controlplane.domain.errors import (
     AlreadyExists,
     InvalidState,
@@ -41,6 +41,8 @@ from controlplane.domain.vm_commands import (
     Dispatch,
     Fail,
     FailPlacement,
+    Migrate,
+    MigrationTargetReady,
     Observe,
     ObserveAddress,
     Pause,
@@ -54,6 +56,7 @@ from controlplane.domain.vm_commands import (
     RevertSnapshot,
     Shutdown,
     Start,
+    StartMigration,
     Stop,
     TakeSnapshot,
     UpdateNic,
@@ -89,6 +92,8 @@ __all__ = [
     "Dispatch",
     "Fail",
     "FailPlacement",
+    "Migrate",
+    "MigrationTargetReady",
     "Observe",
     "ObserveAddress",
     "Pause",
@@ -104,6 +109,7 @@ __all__ = [
     "Shutdown",
     "Snapshot",
     "Start",
+    "StartMigration",
     "Stop",
     "TakeSnapshot",
     "UpdateNic",
@@ -119,7 +125,11 @@ _STOPPABLE = {"running", "paused", "error"}
 _DELETABLE = {"stopped", "error", "pending"}
 # What a VM is believed to be when an operation failed without the host saying more;
 # any other operation leaves it as it was when the operation was asked for.
-_STATE_AFTER_FAILURE: dict[str, ve.VmState] = {"create": "error", "start": "stopped"}
+_STATE_AFTER_FAILURE: dict[str, ve.VmState] = {
+    "create": "error",
+    "start": "stopped",
+    "ha_restart": "error",
+}
 CANCELLED = "cancelled"
 
 
@@ -153,11 +163,17 @@ def decide(vm: Vm | None, command: Command) -> list[Event]:
             return _convert(vm, command)
         case Cancel():
             return _cancel(vm, command)
+        case Migrate():
+            return vm_migration.request(vm, command)
+        case StartMigration():
+            return vm_migration.start(vm, command)
+        case MigrationTargetReady():
+            return vm_migration.target_ready(vm, command)
         case Place():
             if not is_current(vm, command.task_id) or vm.host_id is not None:
                 return []
             return [
-                ve.VmPlaced(vm_id=vm.vm_id, host_id=command.host_id),
+                ve.VmPlaced(vm_id=vm.vm_id, host_id=command.host_id, decision=command.decision),
                 te.TaskRunning(task_id=command.task_id, host_id=command.host_id),
             ]
         case FailPlacement():
@@ -366,6 +382,8 @@ def _fail(vm: Vm, command: Fail) -> list[Event]:
         return []
     if command.cancelled and p.cancel_requested:
         return _cancelled(vm, p, CANCELLED, command.state)
+    if p.operation == "migrate":
+        return vm_migration.failed(vm, command)
     after = command.state or _STATE_AFTER_FAILURE.get(p.operation) or p.state_before or vm.state
     return [
         ve.VmOperationFailed(
@@ -393,19 +411,24 @@ def _complete(vm: Vm, command: Complete) -> list[Event]:
     if p is None or p.task_id != command.task_id:
         # A late answer for a task already closed (e.g. after its deadline): the host's
         # word about the VM's state still counts as an observation.
+        gone = command.state == "deleted"  # e.g. a migration's source answering too late
         return decide(
             vm,
             Observe(
                 host_id=command.host_id,
-                state=command.state,
-                reason="reported after its task had ended",
+                state="error" if gone else command.state,
+                reason="the host no longer has the VM (answer after its task had ended)"
+                if gone
+                else "reported after its task had ended",
             ),
         )
     op = p.operation
     done = te.TaskSucceeded(task_id=command.task_id, message=command.note)
     host = command.host_id
-    if op == "create":
+    if op in ("create", "ha_restart"):  # an HA restart defines the VM on its new host
         return _created(vm, command, done)
+    if op == "migrate":
+        return vm_migration.completed(vm, command)
     if op == "delete":
         return [ve.VmDeleted(vm_id=vm.vm_id, host_id=host), done]
     if op in _POWER_OUTCOME:

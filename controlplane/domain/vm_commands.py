@@ -45,6 +45,10 @@ class Create(_Op, frozen=True, kw_only=True):
     kernel: str = ""
     initrd: str = ""
     cmdline: str = ""
+    ha_enabled: bool = False
+    ha_priority: int = 0
+    resource_pool_id: str | None = None
+    placement_labels: dict[str, str] = {}
 
 
 class Start(_Op, frozen=True, kw_only=True):
@@ -152,6 +156,14 @@ class Resize(_Op, frozen=True, kw_only=True):
     live: bool = False
 
 
+class Migrate(_Op, frozen=True, kw_only=True):
+    """Move the VM to ``host_id`` (``None``: placement chooses); running VMs move live,
+    stopped ones cold. ``reason`` says who wanted it (a user, an evacuation, DRS)."""
+
+    host_id: str | None = None
+    reason: str = ""
+
+
 class Cancel(msgspec.Struct, frozen=True, kw_only=True):
     """Cancel the VM's task ``task_id`` where that is safe."""
 
@@ -168,6 +180,7 @@ class Place(msgspec.Struct, frozen=True, kw_only=True):
     task_id: str
     host_id: str
     at: datetime
+    decision: ve.PlacementDecision | None = None
 
 
 class FailPlacement(msgspec.Struct, frozen=True, kw_only=True):
@@ -210,6 +223,23 @@ class Fail(msgspec.Struct, frozen=True, kw_only=True):
     cancelled: bool = False
 
 
+class StartMigration(msgspec.Struct, frozen=True, kw_only=True):
+    """Capacity is reserved on ``to_host_id``; the migration's first order goes out."""
+
+    task_id: str
+    to_host_id: str
+    mode: ve.MigrationMode = "handoff"
+    decision: ve.PlacementDecision | None = None
+
+
+class MigrationTargetReady(msgspec.Struct, frozen=True, kw_only=True):
+    """(handoff) The destination reports the VM defined (and started, for a live move)."""
+
+    task_id: str
+    host_id: str
+    state: ve.VmState
+
+
 class Observe(msgspec.Struct, frozen=True, kw_only=True):
     """The host saw the VM in ``state`` without an operation of ours causing it."""
 
@@ -246,6 +276,7 @@ Request = (
     | DetachNic
     | UpdateNic
     | Resize
+    | Migrate
 )
 """Commands from users that open a task."""
 
@@ -261,4 +292,6 @@ Command = (
     | Fail
     | Observe
     | ObserveAddress
+    | StartMigration
+    | MigrationTargetReady
 )

@@ -62,6 +62,10 @@ def create(c: Create) -> list[Event]:
             kernel=c.kernel,
             initrd=c.initrd,
             cmdline=c.cmdline,
+            ha_enabled=c.ha_enabled,
+            ha_priority=c.ha_priority,
+            resource_pool_id=c.resource_pool_id,
+            placement_labels=c.placement_labels,
         ),
         task_queued(c, "create", c.vm_id, c.name),
     ]

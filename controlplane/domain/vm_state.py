@@ -13,6 +13,7 @@ from datetime import datetime
 
 import msgspec
 
+from events import ha
 from events import task as te
 from events import vm as ve
 from events.base import Event
@@ -49,6 +50,17 @@ class Snapshot(msgspec.Struct, frozen=True, kw_only=True):
     description: str = ""
 
 
+class Migration(msgspec.Struct, frozen=True, kw_only=True):
+    """A move under way: where to, how, and whether the destination already holds the VM."""
+
+    from_host_id: str
+    to_host_id: str
+    mode: ve.MigrationMode = "handoff"
+    live: bool = True
+    target_ready: bool = False
+    started_at: datetime | None = None
+
+
 class Vm(msgspec.Struct, frozen=True, kw_only=True):
     vm_id: str
     name: str
@@ -80,6 +92,11 @@ class Vm(msgspec.Struct, frozen=True, kw_only=True):
     nic_ips: dict[str, str] = {}
     next_disk: int = 0
     next_nic: int = 0
+    ha_enabled: bool = False  # HA (docs/ha.md; decided in vm_ha)
+    ha_priority: int = 0
+    migration: Migration | None = None
+    resource_pool_id: str | None = None
+    placement_labels: dict[str, str] = {}
 
     def disk(self, disk_id: str) -> ve.DiskSpec | None:
         return next((d for d in self.disks if d.disk_id == disk_id), None)
@@ -128,6 +145,8 @@ def operation_of(e: Event) -> str | None:
             return "detach_disk"
         case ve.DiskResizeRequested():
             return "resize_disk"
+        case ve.VmMigrationRequested():
+            return "migrate"
         case ve.NicAttachRequested():
             return "attach_nic"
         case ve.NicDetachRequested():
@@ -161,8 +180,12 @@ def _created(e: ve.VmCreated) -> Vm:
         kernel=e.kernel,
         initrd=e.initrd,
         cmdline=e.cmdline,
+        resource_pool_id=e.resource_pool_id,
+        placement_labels=dict(e.placement_labels),
         next_disk=next_index([d.disk_id for d in e.disks], "disk", 0),
         next_nic=next_index([n.nic_id for n in e.nics], "nic", 0),
+        ha_enabled=e.ha_enabled,
+        ha_priority=e.ha_priority,
     )
 
 
@@ -254,6 +277,23 @@ def evolve(vm: Vm | None, env: Envelope) -> Vm | None:
             return r(vm, state=e.state, error=e.reason)
         case ve.VmStateObserved():
             return r(vm, state=e.state, error=e.reason if e.state == "error" else vm.error)
+        case ve.VmMigrationStarted():
+            migration = Migration(
+                from_host_id=e.from_host_id,
+                to_host_id=e.to_host_id,
+                mode=e.mode,
+                live=e.live,
+                started_at=env.occurred_at,
+            )
+            return r(vm, migration=migration, state="migrating")
+        case ve.VmMigrationTargetReady():
+            if vm.migration is None:
+                return vm
+            return r(vm, migration=r(vm.migration, target_ready=True))
+        case ve.VmMigrated():
+            return r(vm, host_id=e.to_host_id, state=e.state, migration=None, error="")
+        case ve.VmMigrationFailed():
+            return r(vm, state=e.state, error=e.reason, migration=None)
         case ve.VmConvertedToTemplate():
             return r(vm, template=True)
         case ve.VmConvertedToVm():
@@ -311,6 +351,10 @@ def evolve(vm: Vm | None, env: Envelope) -> Vm | None:
             else:
                 ips.pop(e.nic_id, None)
             return r(vm, nic_ips=ips)
+        case ha.VmHaConfigured():
+            return r(vm, ha_enabled=e.enabled, ha_priority=e.priority)
+        case ha.VmHaRestarted():
+            return r(vm, host_id=e.to_host_id, state="starting", error="", nic_ips={})
         case ve.Resized():
             return r(
                 vm,

@@ -1,0 +1,150 @@
+"""Query routes of clusters, resource pools, affinity rules and placement decisions.
+
+- ``GET /api/v1/clusters``: each cluster with its host count, capacity and allocation
+  totals and VM count; ``GET /api/v1/clusters/{id}``: the same plus its hosts, its VMs
+  and its resource pools (each with the vCPUs, memory and VMs its VMs use).
+- ``GET /api/v1/clusters/{id}/resource-pools``: the pools with their usage.
+- ``GET /api/v1/affinity-rules``: every rule.
+- ``GET /api/v1/vms/{id}/placement``: every placement decision about the VM (creation and
+  migrations) from the events table — "why is my VM on host 7?".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from aiohttp import web
+
+from events import problems
+from events.permissions import CLUSTER_READ, VM_READ, requires
+from projections.api import _read
+from projections.queries import _rows
+
+Conn = psycopg.AsyncConnection[Any]
+
+_CLUSTER = (
+    "SELECT c.*, count(h.id) AS host_count,"
+    " count(h.id) FILTER (WHERE h.state = 'connected') AS hosts_connected,"
+    " COALESCE(sum(h.cpus), 0)::bigint AS cpus,"
+    " COALESCE(sum(h.memory_mib), 0)::bigint AS memory_mib,"
+    " COALESCE(sum(h.allocated_vcpus), 0)::bigint AS allocated_vcpus,"
+    " COALESCE(sum(h.allocated_memory_mib), 0)::bigint AS allocated_memory_mib,"
+    " COALESCE(sum(h.vm_count), 0)::bigint AS vm_count"
+    " FROM clusters c LEFT JOIN hosts h ON h.cluster_id = c.id"
+)
+
+
+def setup(app: web.Application) -> None:
+    r = app.router
+    base = "/api/v1"
+    r.add_get(f"{base}/clusters", requires(CLUSTER_READ)(_read(_list)))
+    r.add_get(f"{base}/clusters/{{id}}", requires(CLUSTER_READ)(_read(_detail)))
+    r.add_get(f"{base}/clusters/{{id}}/resource-pools", requires(CLUSTER_READ)(_read(_pools)))
+    r.add_get(f"{base}/affinity-rules", requires(CLUSTER_READ)(_read(_rules)))
+    r.add_get(f"{base}/vms/{{id}}/placement", requires(VM_READ)(_read(_placement)))
+
+
+def _shape(row: dict[str, Any]) -> dict[str, Any]:
+    row["cluster_id"] = row["id"]
+    return row
+
+
+async def _list(request: web.Request, conn: Conn) -> Any:
+    rows = await _rows(conn, f"{_CLUSTER} GROUP BY c.id ORDER BY c.name, c.id", [])
+    items = [_shape(r) for r in rows]
+    return {"items": items, "next_cursor": None, "total": len(items)}
+
+
+async def _pool_usage(conn: Conn, pools: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    ids = [p["pool_id"] for p in pools]
+    used = {
+        r["resource_pool_id"]: r
+        for r in await _rows(
+            conn,
+            "SELECT resource_pool_id, count(*) AS vm_count,"
+            " COALESCE(sum(vcpus), 0)::bigint AS used_vcpus,"
+            " COALESCE(sum(memory_mib), 0)::bigint AS used_memory_mib"
+            " FROM vms WHERE resource_pool_id = ANY(%s) AND state <> 'deleted'"
+            " GROUP BY resource_pool_id",
+            [ids],
+        )
+    }
+    out = []
+    for p in pools:
+        u = used.get(p["pool_id"], {})
+        out.append(
+            {
+                **p,
+                "vm_count": u.get("vm_count", 0),
+                "used_vcpus": u.get("used_vcpus", 0),
+                "used_memory_mib": u.get("used_memory_mib", 0),
+            }
+        )
+    return out
+
+
+async def _one(conn: Conn, ident: str) -> dict[str, Any]:
+    rows = await _rows(conn, f"{_CLUSTER} WHERE c.id = %s GROUP BY c.id", [ident])
+    if not rows:
+        raise problems.not_found("cluster", ident)
+    return _shape(rows[0])
+
+
+async def _detail(request: web.Request, conn: Conn) -> Any:
+    row = await _one(conn, request.match_info["id"])
+    row["pools"] = await _pool_usage(conn, list(row["pools"]))
+    row["hosts"] = await _rows(
+        conn,
+        "SELECT id, name, state, cpus, memory_mib, allocated_vcpus, allocated_memory_mib,"
+        " vm_count, labels FROM hosts WHERE cluster_id = %s ORDER BY name, id",
+        [row["id"]],
+    )
+    row["vms"] = await _rows(
+        conn,
+        "SELECT v.id, v.name, v.state, v.host_id, v.host_name, v.vcpus, v.memory_mib,"
+        " v.resource_pool_id FROM vms v JOIN hosts h ON h.id = v.host_id"
+        " WHERE h.cluster_id = %s AND v.state <> 'deleted' ORDER BY v.name, v.id",
+        [row["id"]],
+    )
+    return row
+
+
+async def _pools(request: web.Request, conn: Conn) -> Any:
+    row = await _one(conn, request.match_info["id"])
+    items = await _pool_usage(conn, list(row["pools"]))
+    return {"items": items, "next_cursor": None, "total": len(items)}
+
+
+async def _rules(request: web.Request, conn: Conn) -> Any:
+    rows = await _rows(conn, "SELECT * FROM affinity_rules ORDER BY name, id", [])
+    for r in rows:
+        r["rule_id"] = r["id"]
+    return {"items": rows, "next_cursor": None, "total": len(rows)}
+
+
+async def _placement(request: web.Request, conn: Conn) -> Any:
+    ident = request.match_info["id"]
+    if not await _rows(conn, "SELECT id FROM vms WHERE id = %s", [ident]):
+        raise problems.not_found("vm", ident)
+    rows = await _rows(
+        conn,
+        "SELECT seq, type, occurred_at, actor, correlation_id, data FROM events"
+        " WHERE aggregate_kind = 'vm' AND aggregate_id = %s"
+        " AND type IN ('vm.placed', 'vm.migration_started') ORDER BY seq, index",
+        [ident],
+    )
+    decisions = [
+        {
+            "seq": r["seq"],
+            "type": r["type"],
+            "occurred_at": r["occurred_at"],
+            "actor": r["actor"],
+            "task_id": r["correlation_id"],
+            "host_id": r["data"].get("host_id") or r["data"].get("to_host_id"),
+            "from_host_id": r["data"].get("from_host_id"),
+            "decision": r["data"].get("decision"),
+        }
+        for r in rows
+    ]
+    return {"vm_id": ident, "decisions": decisions}
