@@ -29,7 +29,9 @@ from events import feeds, streaming, subjects
 from events import provision as prov
 from events.codec import encode
 from events.errors import StoreUnavailable
+from events.ha import HA_PROTECTION_DECODER, HOST_LEASE_DECODER, HaProtection, HostLease
 from events.metrics import METRICS_DECODER, MetricsSample
+from events.natsauth import ClientAuth
 from events.orders import ORDER_DECODER, Order
 from events.reports import HEARTBEAT_DECODER, REPORT_DECODER, Heartbeat, Report
 from events.settings import Settings
@@ -107,6 +109,26 @@ async def _on_reconnected() -> None:
     log.info("nats: reconnected")
 
 
+async def _abandon(nc: NATS) -> None:
+    """Close a client whose connect failed (its socket would otherwise stay open)."""
+    try:
+        await nc.close()
+    except (nats.errors.Error, OSError) as exc:
+        log.debug("closing a failed connection: %r", exc)
+    transport = getattr(nc, "_transport", None)
+    if transport is not None:
+        transport.close()
+
+
+def _work_config(durable: str, subject: str, ack_wait: float) -> api.ConsumerConfig:
+    return api.ConsumerConfig(
+        durable_name=durable,
+        ack_policy=api.AckPolicy.EXPLICIT,
+        ack_wait=ack_wait,
+        filter_subject=subject,
+    )
+
+
 class Bus:
     store: EventStore
 
@@ -123,23 +145,50 @@ class Bus:
         name: str,
         reconnect_forever: bool = False,
         tls: ssl.SSLContext | None = None,
+        auth: ClientAuth | None = None,
     ) -> Bus:
-        """Connect; ``tls`` comes from ``events.tls.nats_client_context(settings)``.
+        """Connect; ``tls`` comes from ``events.tls.nats_client_context(settings)``, ``auth``
+        (an nkey identity and its inbox prefix) from ``events.natsauth``.
 
         ``url`` may list several servers of a cluster, comma-separated: the client starts
         with any that answers and fails over to the others."""
         servers: str | list[str] = [u.strip() for u in url.split(",")] if "," in url else url
-        try:
-            nc = await nats.connect(
+        refused = asyncio.Event()
+
+        async def on_error(exc: Exception) -> None:
+            if auth is not None and "authorization violation" in str(exc).lower():
+                refused.set()  # nats-py would retry a refused identity for ever
+            await _on_error(exc)
+
+        nc = NATS()
+        connecting = asyncio.ensure_future(
+            nc.connect(
                 servers,
                 name=name,
                 max_reconnect_attempts=-1 if reconnect_forever else 60,
-                error_cb=_on_error,
+                error_cb=on_error,
                 disconnected_cb=_on_disconnected,
                 reconnected_cb=_on_reconnected,
                 tls=tls,
+                nkeys_seed=auth.seed_file if auth else None,
+                inbox_prefix=auth.inbox_prefix if auth else "_INBOX",
             )
+        )
+        waiting = asyncio.ensure_future(refused.wait())
+        try:
+            await asyncio.wait([connecting, waiting], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiting.cancel()
+            if not connecting.done():  # refused, or this call was cancelled
+                connecting.cancel()
+                await asyncio.gather(connecting, return_exceptions=True)
+                await _abandon(nc)
+        if connecting.cancelled():
+            raise StoreUnavailable(f"NATS at {url} refused this identity: Authorization Violation")
+        try:
+            connecting.result()
         except (nats.errors.Error, OSError) as exc:
+            await _abandon(nc)
             raise StoreUnavailable(f"cannot connect to NATS at {url}: {exc!r}") from exc
         return cls(nc)
 
@@ -180,6 +229,18 @@ class Bus:
             ORDER_DECODER,
         )
 
+    async def ensure_orders_consumer(self, host_id: str) -> None:
+        """Create host ``host_id``'s order consumer (done by the controlplane at enrolment
+        when hosts have their own NATS users: they may use it, not create one)."""
+        config = _work_config(f"agent-{host_id}", subjects.order_subject(host_id), 30.0)
+        try:
+            try:
+                await self._js.consumer_info(subjects.ORDERS_STREAM, f"agent-{host_id}")
+            except nats.js.errors.NotFoundError:
+                await self._js.add_consumer(subjects.ORDERS_STREAM, config=config)
+        except nats.errors.Error as exc:
+            raise StoreUnavailable(f"order consumer of {host_id}: {exc!r}") from exc
+
     async def send_report(self, report: Report) -> None:
         await self._publish_js(
             subjects.report_subject(report.host_id), encode(report), report.report_id
@@ -200,12 +261,7 @@ class Bus:
         batch: int = 32,
     ) -> AsyncIterator[Delivery[T]]:
         """Explicit-ack deliveries of a work-queue stream's durable pull consumer."""
-        config = api.ConsumerConfig(
-            durable_name=durable,
-            ack_policy=api.AckPolicy.EXPLICIT,
-            ack_wait=ack_wait,
-            filter_subject=subject,
-        )
+        config = _work_config(durable, subject, ack_wait)
         try:
             try:
                 await self._js.consumer_info(stream, durable)
@@ -301,6 +357,88 @@ class Bus:
         except nats.errors.Error as exc:
             raise StoreUnavailable(f"reading heartbeats: {exc!r}") from exc
 
+    # -- HA: host leases and protection (docs/ha.md) ------------------------------------
+
+    async def put_host_lease(self, lease: HostLease, timeout: float = 2.0) -> None:
+        """Renew the host's HA lease (its key in ``lq_host_lease``)."""
+        try:
+            kv = await self._js.key_value(subjects.HOST_LEASE_BUCKET)
+            await asyncio.wait_for(kv.put(lease.host_id, encode(lease)), timeout)
+        except (nats.errors.Error, TimeoutError) as exc:
+            raise StoreUnavailable(f"lease of {lease.host_id}: {exc!r}") from exc
+
+    async def host_leases(self) -> dict[str, HostLease]:
+        """Every host's last written HA lease (expired ones too: see ``renewed_at``)."""
+        return await self._kv_values(subjects.HOST_LEASE_BUCKET, HOST_LEASE_DECODER)
+
+    async def host_lease(self, host_id: str, timeout: float = 2.0) -> HostLease | None:
+        """One host's last written HA lease (a host's own NATS user may read only its own)."""
+        try:
+            kv = await self._js.key_value(subjects.HOST_LEASE_BUCKET)
+            try:
+                entry = await asyncio.wait_for(kv.get(host_id), timeout)
+            except nats.js.errors.KeyNotFoundError:
+                return None
+        except (nats.errors.Error, TimeoutError) as exc:
+            raise StoreUnavailable(f"lease of {host_id}: {exc!r}") from exc
+        if not entry.value:
+            return None
+        try:
+            return HOST_LEASE_DECODER.decode(entry.value)
+        except msgspec.DecodeError:
+            log.warning("undecodable HA lease under %s", host_id)
+            return None
+
+    async def put_ha_protection(self, protection: HaProtection) -> None:
+        try:
+            kv = await self._js.key_value(subjects.HA_PROTECTION_BUCKET)
+            await kv.put(protection.host_id, encode(protection))
+        except nats.errors.Error as exc:
+            raise StoreUnavailable(f"HA protection of {protection.host_id}: {exc!r}") from exc
+
+    async def ha_protection(self, host_id: str, timeout: float = 2.0) -> HaProtection | None:
+        """The host's HA-protected VMs as the controlplane last wrote them (None: never)."""
+        try:
+            kv = await self._js.key_value(subjects.HA_PROTECTION_BUCKET)
+            try:
+                entry = await asyncio.wait_for(kv.get(host_id), timeout)
+            except nats.js.errors.KeyNotFoundError:
+                return None
+        except (nats.errors.Error, TimeoutError) as exc:
+            raise StoreUnavailable(f"HA protection of {host_id}: {exc!r}") from exc
+        if not entry.value:
+            return None
+        try:
+            return HA_PROTECTION_DECODER.decode(entry.value)
+        except msgspec.DecodeError:
+            log.warning("undecodable HA protection under %s", host_id)
+            return None
+
+    async def ha_protections(self) -> dict[str, HaProtection]:
+        return await self._kv_values(subjects.HA_PROTECTION_BUCKET, HA_PROTECTION_DECODER)
+
+    async def _kv_values(self, bucket: str, decoder: msgspec.json.Decoder[T]) -> dict[str, T]:
+        try:
+            kv = await self._js.key_value(bucket)
+            try:
+                keys = await kv.keys()
+            except nats.js.errors.NoKeysError:
+                return {}
+            out: dict[str, T] = {}
+            for key in keys:
+                try:
+                    entry = await kv.get(key)
+                except nats.js.errors.KeyNotFoundError:
+                    continue
+                if entry.value:
+                    try:
+                        out[key] = decoder.decode(entry.value)
+                    except msgspec.DecodeError:
+                        log.warning("undecodable value under %s in %s", key, bucket)
+            return out
+        except nats.errors.Error as exc:
+            raise StoreUnavailable(f"reading {bucket}: {exc!r}") from exc
+
     # -- leases (leader-only jobs) -------------------------------------------------------
 
     async def acquire_lease(self, name: str, holder: str) -> Lease | None:
@@ -391,6 +529,28 @@ class Bus:
             return True
         except nats.errors.Error as exc:
             raise StoreUnavailable(f"storing credential: {exc!r}") from exc
+
+    async def credentials(self, prefix: str) -> dict[str, bytes]:
+        """Every value in ``lq_credentials`` whose key starts with ``prefix`` (by key)."""
+        try:
+            kv = await self._js.key_value(subjects.CREDENTIALS_BUCKET)
+            try:
+                keys = await kv.keys()
+            except nats.js.errors.NoKeysError:
+                return {}
+            out: dict[str, bytes] = {}
+            for key in keys:
+                if not key.startswith(prefix):
+                    continue
+                try:
+                    entry = await kv.get(key)
+                except nats.js.errors.KeyNotFoundError:
+                    continue
+                if entry.value:
+                    out[key] = entry.value
+            return out
+        except nats.errors.Error as exc:
+            raise StoreUnavailable(f"reading credentials: {exc!r}") from exc
 
     async def delete_credential(self, key: str) -> None:
         try:

@@ -95,6 +95,10 @@ class EnrollRequest(msgspec.Struct, frozen=True, kw_only=True):
     cpus: int
     memory_mib: int
     join_token: str | None = None
+    nkey: str | None = None
+    """The public key of the host's own NATS user (``events.natsauth``; docs/security.md)."""
+    nkey_proof: str | None = None
+    """Signature by that key over ``events.natsauth.enroll_proof_payload`` (base64)."""
 
 
 class EnrollReply(msgspec.Struct, frozen=True, kw_only=True):

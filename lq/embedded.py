@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from events import natsauth
+
 log = logging.getLogger(__name__)
 
 
@@ -110,8 +112,13 @@ def start_nats(
     routes: list[int] | None = None,
     sync_always: bool = False,
     timeout: float = 15.0,
+    authorization: bool = False,
 ) -> NatsServer:
-    """Start one nats-server with JetStream storing under ``store_dir``."""
+    """Start one nats-server with JetStream storing under ``store_dir``.
+
+    With ``authorization`` the server includes ``<store_dir>/auth.conf`` (written by
+    ``events.natsauth``) and writes its pid to ``<store_dir>/nats.pid``, so that the
+    controlplane can make it reload the users it adds (docs/security.md)."""
     store = Path(store_dir)
     store.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
@@ -124,6 +131,11 @@ def start_nats(
         "}",
         "max_payload: 8MB",
     ]
+    if authorization:
+        conf_lines += [
+            f'pid_file: "{store / natsauth.PID_FILE}"',
+            f"include ./{natsauth.AUTH_CONF}",
+        ]
     if server_name:
         conf_lines.append(f'server_name: "{server_name}"')
     if cluster_port:

@@ -184,13 +184,13 @@ def audit_export(
 @data_dir_option
 def audit_verify(until_seq: int | None, data_dir: str | None) -> None:
     """Check the hash chain of every aggregate on the event stream."""
-    from events import chain
+    from events import chain, natsauth
     from events.bus import Bus
 
     s = _settings("audit", data_dir, "nats_url")
 
     async def main() -> chain.Report:
-        bus = await Bus.connect(s.nats_url, name="lq-audit-verify")
+        bus = await Bus.connect(s.nats_url, name="lq-audit-verify", auth=natsauth.service_auth(s))
         try:
             v = chain.Verifier()
             async for seq, subject, data in bus.store.replay_raw(until_seq=until_seq):

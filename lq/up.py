@@ -23,7 +23,10 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from agent import simhost
+from events import natsauth
 from events.settings import Settings, endpoints_file
 from lq.embedded import EmbeddedError, NatsServer, Postgres, free_port, start_nats, start_postgres
 
@@ -69,16 +72,18 @@ def _ready(http: str, hosts: int) -> bool:
     return int(checks.get("hosts_connected", 0)) >= hosts
 
 
-def _start_nats(data: Path, sync_always: bool) -> NatsServer:
+def _start_nats(data: Path, sync_always: bool, authorization: bool = False) -> NatsServer:
     previous = data / "nats" / "port"
     port = 0
     if previous.is_file():
         with contextlib.suppress(ValueError):
             port = int(previous.read_text())
     try:
-        srv = start_nats(data / "nats", port, sync_always=sync_always)
+        srv = start_nats(data / "nats", port, sync_always=sync_always, authorization=authorization)
     except EmbeddedError:
-        srv = start_nats(data / "nats", free_port(), sync_always=sync_always)
+        srv = start_nats(
+            data / "nats", free_port(), sync_always=sync_always, authorization=authorization
+        )
     previous.write_text(str(srv.port))
     return srv
 
@@ -95,7 +100,12 @@ def run(settings: Settings, hosts: int) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
 
-    nats = _start_nats(data, settings.events_sync_always)
+    # authorization on unless turned off: service and join keys in the data dir, one
+    # user per host added by the controlplane at enrolment (docs/security.md)
+    auth = settings.nats_auth != natsauth.OFF
+    if auth:
+        natsauth.bootstrap(msgspec.structs.replace(settings, nats_auth=natsauth.EMBEDDED))
+    nats = _start_nats(data, settings.events_sync_always, auth)
     pg: Postgres | None = None
     children: list[Child] = []
     try:
@@ -110,6 +120,7 @@ def run(settings: Settings, hosts: int) -> int:
             "LQ_NATS_URL": nats.url,
             "LQ_DATABASE_URL": pg.url,
             "LQ_DATA_DIR": str(data),
+            "LQ_NATS_AUTH": natsauth.EMBEDDED if auth else natsauth.OFF,
         }
         dd = ["--data-dir", str(data)]
         children.append(

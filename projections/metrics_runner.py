@@ -21,7 +21,7 @@ from typing import Any
 
 import psycopg
 
-from events import tls
+from events import natsauth, tls
 from events.bus import Bus
 from events.errors import StoreUnavailable
 from events.settings import Settings
@@ -80,7 +80,10 @@ async def _run_once(settings: Settings, stop: asyncio.Event) -> None:
             if stop.is_set():
                 return
         bus = await Bus.connect(
-            settings.nats_url, name="metrics-projector", tls=tls.nats_client_context(settings)
+            settings.nats_url,
+            name="metrics-projector",
+            tls=tls.nats_client_context(settings),
+            auth=natsauth.service_auth(settings),
         )
         try:
             await bus.provision(settings)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import psycopg
 
+from events import natsauth
 from events.bus import Bus
 from events.codec import StoredEvent
 from events.settings import Settings
@@ -121,7 +122,9 @@ async def replay_with(
 
 
 async def replay_to(settings: Settings, into: str, until: Point | None) -> Replayed:
-    bus = await Bus.connect(settings.nats_url, name="lq-replay")
+    bus = await Bus.connect(
+        settings.nats_url, name="lq-replay", auth=natsauth.service_auth(settings)
+    )
     try:
         async with await psycopg.AsyncConnection.connect(settings.database_url) as conn:
             await conn.execute("SELECT set_config('TimeZone', 'UTC', false)")
@@ -166,7 +169,9 @@ async def verify_with(
 
 
 async def verify(settings: Settings, keep: bool = False) -> tuple[int, list[str]]:
-    bus = await Bus.connect(settings.nats_url, name="lq-verify")
+    bus = await Bus.connect(
+        settings.nats_url, name="lq-verify", auth=natsauth.service_auth(settings)
+    )
     try:
         async with await psycopg.AsyncConnection.connect(settings.database_url) as conn:
             return await verify_with(

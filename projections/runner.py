@@ -30,7 +30,7 @@ from typing import Any
 
 import psycopg
 
-from events import tls
+from events import natsauth, tls
 from events.bus import Bus
 from events.codec import StoredEvent
 from events.errors import StoreUnavailable
@@ -62,7 +62,10 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
 async def _run_once(settings: Settings, stop: asyncio.Event) -> None:
     live = settings.db_schema
     bus = await Bus.connect(
-        settings.nats_url, name="projector", tls=tls.nats_client_context(settings)
+        settings.nats_url,
+        name="projector",
+        tls=tls.nats_client_context(settings),
+        auth=natsauth.service_auth(settings),
     )
     try:
         async with await pg.connect(settings.database_url, autocommit=True) as lock_conn:
