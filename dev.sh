@@ -40,6 +40,8 @@ system_deps() {
         # kernel and busybox its tiny guest is built from; ovmf for UEFI guests
         apt_install libvirt-daemon-system qemu-system-x86 qemu-utils busybox-static \
             linux-image-amd64 ovmf
+        # libvirt runs dnsmasq for the DHCP/DNS of NAT and isolated networks (docs/networking.md)
+        apt_install dnsmasq-base
     fi
 }
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import msgspec
 
-from agent import act_devices, act_power
+from agent import act_devices, act_migrate, act_power
 from agent.actions import Cancelled, CancelToken, Context, GuestDidNotStop, ProgressFn, Result
 from agent.errors import DomainNotFound, PermanentError, TemporaryError
 from agent.hypervisor import Hypervisor
@@ -123,6 +123,7 @@ _OPERATIONS: dict[type[Any], str] = {
     o.UpdateNic: "update_nic",
     o.ResizeVm: "resize",
     o.CancelOrder: "cancel",
+    o.MigrateVm: "migrate",
 }
 
 _ACTIONS: dict[type[Any], Callable[[Context, Any], Awaitable[Result]]] = {
@@ -143,6 +144,7 @@ _ACTIONS: dict[type[Any], Callable[[Context, Any], Awaitable[Result]]] = {
     o.DetachNic: act_devices.detach_nic,
     o.UpdateNic: act_devices.update_nic,
     o.ResizeVm: act_devices.resize_vm,
+    o.MigrateVm: act_migrate.migrate,
 }
 
 

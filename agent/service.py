@@ -17,9 +17,12 @@ has, whatever happened while no agent ran), and then runs three loops side by si
 - sweep: ``agent.reconcile`` compares the host with what was reported every
   ``agent_sweep_interval_s`` (drift, vanished domains, NIC addresses).
 - heartbeat: ``agent.heartbeat``.
+- fencing: ``agent.fencing`` renews the host's HA lease and destroys its HA-protected VMs
+  when it cannot (docs/ha.md).
 - metrics: ``agent.metrics`` samples host and VM statistics onto ``LQ_METRICS``.
 - consoles: ``agent.console`` answers ``lq.host.<id>.console`` and relays serial and VNC
   console sessions of this host's VMs.
+- storage: ``agent.storage`` answers ``lq.host.<id>.storage`` (pools and volumes).
 
 A simulated host (a ``test:///<node file>`` URI) has no disk of its own: after each
 executed order, each lifecycle event and on a clean shutdown its managed domains are saved
@@ -38,18 +41,23 @@ from pathlib import Path
 from agent import telemetry
 from agent.console import serve_consoles
 from agent.errors import AgentError, TemporaryError
+from agent.fencing import Fencer
 from agent.heartbeat import heartbeat_loop
 from agent.hypervisor import Hypervisor
 from agent.metrics import metrics_loop
+from agent.natsid import AgentIdentity
+from agent.netserve import serve_networks
 from agent.orders import OrderExecutor, OrderJournal, Outcome
 from agent.persist import NodeFileKeeper
 from agent.reconcile import Reconciler
+from agent.storage import StorageService
 from events import logctx, subjects, tls, tracing
 from events.aio import cancel_and_wait
 from events.base import new_id, utcnow
 from events.bus import Bus, Delivery
 from events.codec import encode
 from events.errors import LqError
+from events.natsauth import ClientAuth
 from events.orders import Order
 from events.reports import (
     ENROLL_REPLY_DECODER,
@@ -95,6 +103,7 @@ class Agent:
         self._owns_hypervisor = hypervisor is None
         self._keeper: NodeFileKeeper | None = None  # only for a simulated host
         self._reconciler: Reconciler | None = None
+        self._identity = AgentIdentity(settings, self.state_dir)
 
     @property
     def hypervisor(self) -> Hypervisor:
@@ -110,8 +119,11 @@ class Agent:
         try:
             hv = await self._open_hypervisor(stop)
             self._keeper = NodeFileKeeper.for_hypervisor(hv) if hv else None
-            bus = await self._connect_bus(stop) if hv else None
+            bus = await self._connect_bus(stop, self._identity.initial()) if hv else None
             host_id = await self._enrol(bus, hv, stop) if bus and hv else None
+            if bus is not None and host_id and (auth := self._identity.switch_to(host_id)):
+                await bus.close()  # enrolled with the join credential: now as this host
+                bus = await self._connect_bus(stop, auth)
             if bus is None or hv is None or host_id is None:
                 return  # stopped before we were up
             executor = OrderExecutor(
@@ -125,6 +137,16 @@ class Agent:
             self._reconciler = Reconciler(
                 hv, lambda body: self._report_until_sent(bus, host_id, body)
             )
+            fencer = Fencer(
+                bus,
+                hv,
+                host_id,
+                self.state_dir,
+                interval_s=self.settings.heartbeat_interval_s,
+                fence_after_s=self.settings.ha_fence_after_s,
+                persist=self._save_domains,
+            )
+            await fencer.fence_if_expired()  # before the inventory: it may run elsewhere now
             await self._send_inventory(bus, hv, host_id)
             self.ready.set()
             log.info("agent %s up as host_id=%s on %s", self.name, host_id, self.uri)
@@ -136,6 +158,7 @@ class Agent:
                     heartbeat_loop(bus, hv, host_id, self.settings.heartbeat_interval_s),
                     name="heartbeat",
                 ),
+                asyncio.create_task(fencer.run(), name="fencing"),
                 asyncio.create_task(
                     metrics_loop(bus, hv, host_id, self.settings.metrics_interval_s),
                     name="metrics",
@@ -143,6 +166,15 @@ class Agent:
                 asyncio.create_task(
                     serve_consoles(bus, hv, host_id, self.settings.console_max_sessions),
                     name="consoles",
+                ),
+                asyncio.create_task(
+                    serve_networks(bus, hv, host_id, self.state_dir), name="networks"
+                ),
+                asyncio.create_task(
+                    StorageService(
+                        bus, hv, host_id, self.state_dir, self.settings.storage_state_interval_s
+                    ).run(),
+                    name="storage",
                 ),
             ]
             stopper = asyncio.create_task(stop.wait())
@@ -178,7 +210,7 @@ class Agent:
                 delay = min(delay * 2, BACKOFF_MAX_S)
         return self._hypervisor
 
-    async def _connect_bus(self, stop: asyncio.Event) -> Bus | None:
+    async def _connect_bus(self, stop: asyncio.Event, auth: ClientAuth | None) -> Bus | None:
         delay = 0.2
         while True:
             try:
@@ -187,9 +219,11 @@ class Agent:
                     name=f"agent-{self.name}",
                     reconnect_forever=True,
                     tls=tls.nats_client_context(self.settings),
+                    auth=auth,
                 )
             except LqError as exc:
                 log.warning("agent %s cannot reach NATS yet: %s", self.name, exc)
+                auth = self._identity.refused(auth, str(exc))
                 if await _sleep(stop, delay):
                     return None
                 delay = min(delay * 2, BACKOFF_MAX_S)
@@ -205,6 +239,7 @@ class Agent:
             cpus=facts.cpus,
             memory_mib=facts.memory_mib,
         )
+        request = self._identity.prove(request)
         delay = 0.2
         while True:
             try:

@@ -21,6 +21,7 @@ from controlplane.domain import host as hd
 from controlplane.domain import vm as vd
 from controlplane.domain.errors import DomainError
 from controlplane.handlers import Handler, TooMuchContention
+from controlplane.natsauth import HostKeys
 from controlplane.processes import order_deadline_s, order_id
 from events import reports as rp
 from events import tracing
@@ -34,6 +35,7 @@ from events.subjects import ENROLL
 log = logging.getLogger(__name__)
 
 CANCEL_SUFFIX = order_id("", "cancel")  # ".cancel"
+ROLLBACK_SUFFIX = order_id("", "migrate_rollback")
 
 
 class AgentLink:
@@ -42,10 +44,13 @@ class AgentLink:
         self.handler = handler
         self.repo = handler.repo
         self.settings = settings
+        self.host_keys = HostKeys(bus, settings)
 
     # ------------------------------------------------------------ enrolment
 
     async def serve_enrolment(self) -> None:
+        if self.host_keys.enabled:
+            await self.host_keys.sync()  # the server admits every host the bucket knows
         await self.bus.serve(ENROLL, self._enroll, queue="controlplane")
 
     async def _enroll(self, data: bytes) -> bytes:
@@ -57,6 +62,8 @@ class AgentLink:
         if host_id is None or self.repo.host(host_id) is None:
             same_name = [h for h in self.repo.all("host") if h.name == req.name]
             host_id = same_name[0].host_id if same_name else (host_id or new_id())
+        if self.host_keys.enabled and (refused := await self.host_keys.admit(host_id, req)):
+            return encode(rp.EnrollReply(ok=False, error=refused))
         command = hd.Enroll(
             host_id=host_id,
             name=req.name,
@@ -116,6 +123,21 @@ class AgentLink:
             await self._reconcile(host_id, body, meta)
             return
         vm = self.repo.vm(body.vm_id)
+        if (
+            vm is not None
+            and vm.host_id != host_id
+            and isinstance(body, rp.OrderDone | rp.OrderFailed)
+        ):
+            target = migration_target_command(vm, host_id, report.task_id, body)
+            if target is not None:
+                try:
+                    await self.handler.execute("vm", body.vm_id, vd.decider(target), meta)
+                except DomainError as exc:
+                    log.warning("migration report from host %s not applied: %s", host_id, exc)
+                return
+            if body.order_id.endswith(ROLLBACK_SUFFIX):
+                log.info("host %s removed its copy of migrated vm %s", host_id, body.vm_id)
+                return
         if vm is None or vm.host_id != host_id:
             log.warning(
                 "rejected report %s from host %s about vm %s: not assigned there",
@@ -251,6 +273,8 @@ class AgentLink:
                 vm = self.repo.vm(vm_id)
                 if vm is None or (vm.pending is not None and vm.host_id is None):
                     continue
+                if vm.pending is not None and vm.pending.operation == "migrate":
+                    continue  # the destination's reservation (controlplane.migration)
                 if vm.state != "deleted" and vm.host_id == host.host_id:
                     continue
                 meta = Meta(actor="system:reservations", occurred_at=utcnow())
@@ -265,6 +289,8 @@ class AgentLink:
             p = vm.pending
             if p is None:
                 continue
+            if p.operation == "migrate" and p.dispatched_at is None:
+                continue  # queued behind the migration budgets (controlplane.migration)
             started = p.progressed_at or p.dispatched_at or p.queued_at
             limit = deadline_s(self.settings, p)
             timeout = timedelta(seconds=limit)
@@ -279,6 +305,21 @@ class AgentLink:
                 log.warning("vm %s: %s", vm.vm_id, reason)
             except DomainError as exc:
                 log.warning("deadline of vm %s not applied: %s", vm.vm_id, exc)
+
+
+def migration_target_command(
+    vm: vd.Vm, host_id: str, task_id: str | None, body: rp.OrderDone | rp.OrderFailed
+) -> vd.Command | None:
+    """A migration destination's answer to its ``define_vm`` (``<task>.migrate_in``)."""
+    m = vm.migration
+    p = vm.pending
+    if m is None or p is None or host_id != m.to_host_id or task_id != p.task_id:
+        return None
+    if body.order_id != order_id(p.task_id, "migrate_in"):
+        return None
+    if isinstance(body, rp.OrderDone):
+        return vd.MigrationTargetReady(task_id=p.task_id, host_id=host_id, state=body.state)
+    return vd.Fail(task_id=p.task_id, reason=f"the destination failed: {body.error}")
 
 
 def deadline_s(settings: Settings, pending: vd.Pending) -> float:

@@ -14,7 +14,11 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from controlplane.domain import affinity as affinity_domain
 from controlplane.domain import alert as alert_domain
+from controlplane.domain import cluster as cluster_domain
+from controlplane.domain import drs as drs_domain
+from controlplane.domain import fleet_settings as fleet_settings_domain
 from controlplane.domain import host as host_domain
 from controlplane.domain import network as network_domain
 from controlplane.domain import role as role_domain
@@ -46,6 +50,10 @@ FOLDS: dict[str, Fold] = {
     "storage_pool": storage_pool_domain.evolve,
     "network": network_domain.evolve,
     "security_group": security_group_domain.evolve,
+    "cluster": cluster_domain.evolve,
+    "affinity": affinity_domain.evolve,
+    "drs": drs_domain.evolve,
+    "settings": fleet_settings_domain.evolve,
 }
 
 

@@ -2,9 +2,10 @@
 
 ``setup`` registers one ``cleanup_ctx`` that connects to NATS, provisions the streams,
 rebuilds the aggregate cache, then runs the process managers, the report consumer, the
-enrolment responder and the liveness/deadline watcher until the app stops. The watcher is
-a leader-only job (``controlplane.leader``): it runs only on the replica holding the lease
-``controlplane-jobs``; everything else runs on every replica.
+enrolment responder and the liveness/deadline watcher until the app stops. The watcher,
+the HA sweep, DRS and the alert engine are leader-only jobs (``controlplane.leader``): they
+run only on the replica holding the lease ``controlplane-jobs``; everything else runs on
+every replica.
 """
 
 from __future__ import annotations
@@ -18,19 +19,35 @@ from aiohttp import web
 
 from controlplane.agents import AgentLink
 from controlplane.alerting.engine import AlertEngine
-from controlplane.api import access, vms
+from controlplane.api import access, vm_devices, vms
+from controlplane.api import affinity as affinity_routes
 from controlplane.api import alerts as alert_routes
 from controlplane.api import auth as auth_routes
+from controlplane.api import clusters as cluster_routes
+from controlplane.api import console as console_routes
+from controlplane.api import drs as drs_routes
+from controlplane.api import ha as ha_routes
+from controlplane.api import networks as network_routes
+from controlplane.api import security_groups as security_group_routes
+from controlplane.api import settings as settings_routes
+from controlplane.api import storage as storage_routes
+from controlplane.api import tasks as task_routes
+from controlplane.api import webhooks as webhook_routes
 from controlplane.api.common import COMMANDS, Commands
 from controlplane.auth import keys
 from controlplane.auth.credentials import Credentials
 from controlplane.auth.middleware import AUTH
 from controlplane.auth.service import Auth
+from controlplane.drs import Drs
+from controlplane.ha import HaWatch
 from controlplane.handlers import Handler
+from controlplane.ipam import NetProcess
 from controlplane.leader import JOBS_LEASE, LeaderJobs, holder_id
+from controlplane.migration import MigrationProcess
 from controlplane.processes import VmProcess
 from controlplane.repository import Repository
-from events import tls
+from controlplane.storage import StorageProcess
+from events import natsauth, tls
 from events.aio import cancel_and_wait
 from events.bus import Bus
 from events.settings import Settings
@@ -42,10 +59,31 @@ LEADER: web.AppKey[LeaderJobs] = web.AppKey("lq_controlplane_leader", LeaderJobs
 
 
 def setup(app: web.Application, settings: Settings) -> None:
+    app.add_routes(ha_routes.routes)  # before vms: its /actions/set-ha precedes /actions/{verb}
+    app.add_routes(drs_routes.routes)
+    app.add_routes(cluster_routes.routes)  # before vms: /vms/{id}/actions/migrate
+    app.add_routes(affinity_routes.routes)
+    app[cluster_routes.SETTINGS] = settings
     app.add_routes(vms.routes)
+    app.add_routes(vm_devices.routes)
+    app.add_routes(task_routes.routes)
     app.add_routes(auth_routes.routes)
     app.add_routes(access.routes)
     app.add_routes(alert_routes.routes)
+    app.add_routes(console_routes.routes)
+    app.add_routes(webhook_routes.routes)
+    app.add_routes(network_routes.routes)
+    app.add_routes(security_group_routes.routes)
+    app.add_routes(storage_routes.routes)
+    app[storage_routes.SETTINGS] = settings
+    app.add_routes(settings_routes.routes)
+    app[settings_routes.SETTINGS] = settings
+
+    async def close_consoles(app: web.Application) -> None:
+        if (consoles := app.get(console_routes.CONSOLES)) is not None:
+            await consoles.close_all()
+
+    app.on_shutdown.append(close_consoles)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         bus = await Bus.connect(
@@ -53,6 +91,7 @@ def setup(app: web.Application, settings: Settings) -> None:
             name="controlplane",
             reconnect_forever=True,
             tls=tls.nats_client_context(settings),
+            auth=natsauth.service_auth(settings),
         )
         tasks: list[asyncio.Task[None]] = []
         repo = Repository(bus.store)
@@ -61,6 +100,8 @@ def setup(app: web.Application, settings: Settings) -> None:
             await repo.start()
             handler = Handler(repo, bus.store, retries=settings.append_retries)
             app[BUS] = bus
+            app[webhook_routes.SECRETS] = bus
+            app[storage_routes.RELAY] = bus
             app[COMMANDS] = Commands(repo=repo, handler=handler)
             auth = Auth(settings, repo, handler, Credentials(bus), keys.load_or_create(settings))
             app[AUTH] = auth
@@ -70,13 +111,26 @@ def setup(app: web.Application, settings: Settings) -> None:
             process = VmProcess(bus, handler, settings)
             engine = AlertEngine(bus, handler, repo, settings)
             app[alert_routes.ENGINE] = engine
+            app[console_routes.CONSOLES] = console_routes.Consoles(bus, repo, settings)
+            drs = Drs(handler, settings)
+            app[drs_routes.DRS] = drs
             leader = LeaderJobs(
-                bus, JOBS_LEASE, [link.watch], settings.leader_ttl_s, holder_id(settings.http_port)
+                bus,
+                JOBS_LEASE,
+                [link.watch, HaWatch(bus, handler, settings).run, drs.run, engine.run],
+                settings.leader_ttl_s,
+                holder_id(settings.http_port),
             )
             app[LEADER] = leader
             tasks = [
-                asyncio.create_task(engine.run(), name="alerting"),
                 asyncio.create_task(process.run(), name="vm-process"),
+                asyncio.create_task(
+                    MigrationProcess(bus, handler, settings).run(), name="migration-process"
+                ),
+                asyncio.create_task(NetProcess(bus, handler).run(), name="net-process"),
+                asyncio.create_task(
+                    StorageProcess(bus, handler, settings).run(), name="storage-process"
+                ),
                 asyncio.create_task(link.consume_reports(), name="reports"),
                 asyncio.create_task(leader.run(), name="leader-jobs"),
             ]

@@ -24,6 +24,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription as NatsSubscription
 from nats.js import api
 from nats.js.client import JetStreamContext
+from nats.js.kv import KeyValue
 
 from events import feeds, streaming, subjects
 from events import provision as prov
@@ -135,6 +136,7 @@ class Bus:
     def __init__(self, nc: NATS) -> None:
         self._nc = nc
         self._js: JetStreamContext = nc.jetstream()
+        self._kvs: dict[str, KeyValue] = {}  # bucket handles: looking one up is a request
         self.store = EventStore(self._js, nc, subjects.EVENTS_STREAM)
 
     @classmethod
@@ -329,40 +331,21 @@ class Bus:
 
     async def put_heartbeat(self, hb: Heartbeat) -> None:
         try:
-            kv = await self._js.key_value(subjects.HEARTBEAT_BUCKET)
+            kv = await self._kv(subjects.HEARTBEAT_BUCKET)
             await kv.put(hb.host_id, encode(hb))
         except nats.errors.Error as exc:
             raise StoreUnavailable(f"heartbeat of {hb.host_id}: {exc!r}") from exc
 
     async def heartbeats(self) -> dict[str, Heartbeat]:
         """Every host's current heartbeat (expired ones are gone by the bucket's TTL)."""
-        try:
-            kv = await self._js.key_value(subjects.HEARTBEAT_BUCKET)
-            try:
-                keys = await kv.keys()
-            except nats.js.errors.NoKeysError:
-                return {}
-            out: dict[str, Heartbeat] = {}
-            for key in keys:
-                try:
-                    entry = await kv.get(key)
-                except nats.js.errors.KeyNotFoundError:  # expired or deleted meanwhile
-                    continue
-                if entry.value:
-                    try:
-                        out[key] = HEARTBEAT_DECODER.decode(entry.value)
-                    except msgspec.DecodeError:
-                        log.warning("undecodable heartbeat under %s", key)
-            return out
-        except nats.errors.Error as exc:
-            raise StoreUnavailable(f"reading heartbeats: {exc!r}") from exc
+        return await self._kv_values(subjects.HEARTBEAT_BUCKET, HEARTBEAT_DECODER)
 
     # -- HA: host leases and protection (docs/ha.md) ------------------------------------
 
     async def put_host_lease(self, lease: HostLease, timeout: float = 2.0) -> None:
         """Renew the host's HA lease (its key in ``lq_host_lease``)."""
         try:
-            kv = await self._js.key_value(subjects.HOST_LEASE_BUCKET)
+            kv = await self._kv(subjects.HOST_LEASE_BUCKET)
             await asyncio.wait_for(kv.put(lease.host_id, encode(lease)), timeout)
         except (nats.errors.Error, TimeoutError) as exc:
             raise StoreUnavailable(f"lease of {lease.host_id}: {exc!r}") from exc
@@ -374,7 +357,7 @@ class Bus:
     async def host_lease(self, host_id: str, timeout: float = 2.0) -> HostLease | None:
         """One host's last written HA lease (a host's own NATS user may read only its own)."""
         try:
-            kv = await self._js.key_value(subjects.HOST_LEASE_BUCKET)
+            kv = await self._kv(subjects.HOST_LEASE_BUCKET)
             try:
                 entry = await asyncio.wait_for(kv.get(host_id), timeout)
             except nats.js.errors.KeyNotFoundError:
@@ -391,7 +374,7 @@ class Bus:
 
     async def put_ha_protection(self, protection: HaProtection) -> None:
         try:
-            kv = await self._js.key_value(subjects.HA_PROTECTION_BUCKET)
+            kv = await self._kv(subjects.HA_PROTECTION_BUCKET)
             await kv.put(protection.host_id, encode(protection))
         except nats.errors.Error as exc:
             raise StoreUnavailable(f"HA protection of {protection.host_id}: {exc!r}") from exc
@@ -399,7 +382,7 @@ class Bus:
     async def ha_protection(self, host_id: str, timeout: float = 2.0) -> HaProtection | None:
         """The host's HA-protected VMs as the controlplane last wrote them (None: never)."""
         try:
-            kv = await self._js.key_value(subjects.HA_PROTECTION_BUCKET)
+            kv = await self._kv(subjects.HA_PROTECTION_BUCKET)
             try:
                 entry = await asyncio.wait_for(kv.get(host_id), timeout)
             except nats.js.errors.KeyNotFoundError:
@@ -417,27 +400,33 @@ class Bus:
     async def ha_protections(self) -> dict[str, HaProtection]:
         return await self._kv_values(subjects.HA_PROTECTION_BUCKET, HA_PROTECTION_DECODER)
 
+    async def _kv(self, bucket: str) -> KeyValue:
+        kv = self._kvs.get(bucket)
+        if kv is None:
+            kv = self._kvs[bucket] = await self._js.key_value(bucket)
+        return kv
+
     async def _kv_values(self, bucket: str, decoder: msgspec.json.Decoder[T]) -> dict[str, T]:
+        """Every key's current value, in one pass: an ordered consumer delivers the last
+        message of each key, where a ``get`` per key would cost one round trip each (a
+        liveness check every second over 10,000 hosts)."""
+        out: dict[str, T] = {}
         try:
-            kv = await self._js.key_value(bucket)
+            kv = await self._kv(bucket)
+            watcher = await kv.watchall(ignore_deletes=True)
             try:
-                keys = await kv.keys()
-            except nats.js.errors.NoKeysError:
-                return {}
-            out: dict[str, T] = {}
-            for key in keys:
-                try:
-                    entry = await kv.get(key)
-                except nats.js.errors.KeyNotFoundError:
-                    continue
-                if entry.value:
+                while (entry := await watcher.updates(10.0)) is not None:  # type: ignore[no-untyped-call]
+                    if not entry.value:
+                        continue
                     try:
-                        out[key] = decoder.decode(entry.value)
+                        out[entry.key] = decoder.decode(entry.value)
                     except msgspec.DecodeError:
-                        log.warning("undecodable value under %s in %s", key, bucket)
-            return out
+                        log.warning("undecodable value under %s in %s", entry.key, bucket)
+            finally:
+                await watcher.stop()  # type: ignore[no-untyped-call]
         except nats.errors.Error as exc:
             raise StoreUnavailable(f"reading {bucket}: {exc!r}") from exc
+        return out
 
     # -- leases (leader-only jobs) -------------------------------------------------------
 
@@ -448,7 +437,7 @@ class Bus:
         out by the bucket's TTL = ``leader_ttl_s``). If ``holder`` already holds it (a
         restart with the same identity), the lease is renewed instead."""
         try:
-            kv = await self._js.key_value(subjects.LEADER_BUCKET)
+            kv = await self._kv(subjects.LEADER_BUCKET)
             try:
                 revision = await kv.create(name, holder.encode())
                 return Lease(name=name, holder=holder, revision=revision)
@@ -468,7 +457,7 @@ class Bus:
         """Extend a held lease by writing it again at its revision; None if it was lost
         (expired and taken, or released) — the caller must stop its leader-only work."""
         try:
-            kv = await self._js.key_value(subjects.LEADER_BUCKET)
+            kv = await self._kv(subjects.LEADER_BUCKET)
             try:
                 revision = await kv.update(lease.name, lease.holder.encode(), last=lease.revision)
             except nats.js.errors.KeyWrongLastSequenceError:
@@ -481,7 +470,7 @@ class Bus:
         """Give a lease up at once (on a clean stop) so that another replica takes over
         without waiting for the TTL; a lease already lost is left alone."""
         try:
-            kv = await self._js.key_value(subjects.LEADER_BUCKET)
+            kv = await self._kv(subjects.LEADER_BUCKET)
             await kv.delete(lease.name, last=lease.revision)
         except nats.js.errors.APIError as exc:
             if exc.err_code != _WRONG_LAST_SEQUENCE:  # (nats-py's delete does not translate it)
@@ -492,7 +481,7 @@ class Bus:
     async def lease_holder(self, name: str) -> str | None:
         """Who holds lease ``name`` now (None: nobody)."""
         try:
-            kv = await self._js.key_value(subjects.LEADER_BUCKET)
+            kv = await self._kv(subjects.LEADER_BUCKET)
             try:
                 entry = await kv.get(name)
             except nats.js.errors.KeyNotFoundError:
@@ -506,7 +495,7 @@ class Bus:
     async def credential(self, key: str) -> bytes | None:
         """The verifier stored under ``key`` in ``lq_credentials``, or None."""
         try:
-            kv = await self._js.key_value(subjects.CREDENTIALS_BUCKET)
+            kv = await self._kv(subjects.CREDENTIALS_BUCKET)
             try:
                 entry = await kv.get(key)
             except nats.js.errors.KeyNotFoundError:
@@ -518,7 +507,7 @@ class Bus:
     async def put_credential(self, key: str, value: bytes, *, only_new: bool = False) -> bool:
         """Store a verifier; with ``only_new`` only if none exists (False if one did)."""
         try:
-            kv = await self._js.key_value(subjects.CREDENTIALS_BUCKET)
+            kv = await self._kv(subjects.CREDENTIALS_BUCKET)
             if only_new:
                 try:
                     await kv.create(key, value)
@@ -533,7 +522,7 @@ class Bus:
     async def credentials(self, prefix: str) -> dict[str, bytes]:
         """Every value in ``lq_credentials`` whose key starts with ``prefix`` (by key)."""
         try:
-            kv = await self._js.key_value(subjects.CREDENTIALS_BUCKET)
+            kv = await self._kv(subjects.CREDENTIALS_BUCKET)
             try:
                 keys = await kv.keys()
             except nats.js.errors.NoKeysError:
@@ -554,7 +543,7 @@ class Bus:
 
     async def delete_credential(self, key: str) -> None:
         try:
-            kv = await self._js.key_value(subjects.CREDENTIALS_BUCKET)
+            kv = await self._kv(subjects.CREDENTIALS_BUCKET)
             await kv.delete(key)
         except nats.js.errors.KeyNotFoundError:
             return

@@ -20,15 +20,40 @@ from typing import Any
 import msgspec
 
 from events import evolution
+from events.affinity import AFFINITY_EVENTS
 from events.alert import ALERT_EVENTS
 from events.auth import SECURITY_EVENTS
 from events.base import Event, Meta, event_type, new_id
+from events.cluster import CLUSTER_EVENTS
+from events.drs import DRS_EVENTS
 from events.evolution import UnknownEvent
+from events.fleet_settings import SETTINGS_EVENTS
+from events.ha import HA_EVENTS
 from events.host import HOST_EVENTS
+from events.network import NETWORK_EVENTS
+from events.security_group import SECURITY_GROUP_EVENTS
+from events.storage import STORAGE_EVENTS
 from events.task import TASK_EVENTS
 from events.vm import VM_EVENTS
+from events.webhook import WEBHOOK_EVENTS
 
-AnyEvent = VM_EVENTS | HOST_EVENTS | TASK_EVENTS | SECURITY_EVENTS | ALERT_EVENTS | UnknownEvent
+AnyEvent = (
+    VM_EVENTS
+    | HOST_EVENTS
+    | TASK_EVENTS
+    | SECURITY_EVENTS
+    | ALERT_EVENTS
+    | WEBHOOK_EVENTS
+    | STORAGE_EVENTS
+    | NETWORK_EVENTS
+    | SECURITY_GROUP_EVENTS
+    | HA_EVENTS
+    | DRS_EVENTS
+    | CLUSTER_EVENTS
+    | AFFINITY_EVENTS
+    | SETTINGS_EVENTS
+    | UnknownEvent
+)
 
 
 class Envelope(msgspec.Struct, frozen=True, kw_only=True):

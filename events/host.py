@@ -55,6 +55,52 @@ class HostCapacityReleased(Event, frozen=True, kw_only=True, tag="host.capacity_
     vm_id: str
 
 
+class HostMaintenanceEntered(Event, frozen=True, kw_only=True, tag="host.maintenance_entered"):
+    """The host takes no new VMs; its VMs are being moved away (task ``host.enter_maintenance``).
+
+    ``migrating`` are the VMs the evacuation moves (running ones live, stopped ones cold);
+    ``staying`` the VMs it leaves (neither running nor stopped, e.g. in ``error``)."""
+
+    host_id: str
+    migrating: tuple[str, ...] = ()
+    staying: tuple[str, ...] = ()
+
+
+class HostEvacuationProgressed(Event, frozen=True, kw_only=True, tag="host.evacuation_progressed"):
+    """One VM of an evacuation started moving, moved or failed to (its migration task)."""
+
+    host_id: str
+    vm_id: str
+    migration_task_id: str
+    outcome: Literal["started", "migrated", "failed"]
+    message: str = ""
+
+
+class HostEvacuated(Event, frozen=True, kw_only=True, tag="host.evacuated"):
+    """Every VM the evacuation had to move has moved (or failed, listed in ``failed``)."""
+
+    host_id: str
+    failed: tuple[str, ...] = ()
+
+
+class HostMaintenanceExited(Event, frozen=True, kw_only=True, tag="host.maintenance_exited"):
+    """The host takes VMs again."""
+
+    host_id: str
+
+
+class HostLabelsUpdated(Event, frozen=True, kw_only=True, tag="host.labels_updated"):
+    host_id: str
+    labels: dict[str, str] = {}
+
+
+class HostClusterChanged(Event, frozen=True, kw_only=True, tag="host.cluster_changed"):
+    """The host joined ``cluster_id`` (``None``: left its cluster)."""
+
+    host_id: str
+    cluster_id: str | None = None
+
+
 HOST_EVENTS = (
     HostEnrolled
     | HostFactsUpdated
@@ -62,4 +108,10 @@ HOST_EVENTS = (
     | HostDisconnected
     | HostCapacityReserved
     | HostCapacityReleased
+    | HostMaintenanceEntered
+    | HostEvacuationProgressed
+    | HostEvacuated
+    | HostMaintenanceExited
+    | HostLabelsUpdated
+    | HostClusterChanged
 )

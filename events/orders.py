@@ -9,6 +9,7 @@ reports can close the task.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 import msgspec
 
@@ -148,6 +149,18 @@ class CancelOrder(msgspec.Struct, frozen=True, kw_only=True, tag="order.cancel")
     target_order_id: str
 
 
+class MigrateVm(msgspec.Struct, frozen=True, kw_only=True, tag="order.migrate_vm"):
+    """To the VM's source host. ``handoff``: the destination already runs (or holds) the
+    VM — destroy and undefine it here, keeping its volumes. ``p2p``: live-migrate it to
+    ``to_uri`` with libvirt peer-to-peer migration (persistent there, undefined here)."""
+
+    vm_id: str
+    to_host_id: str
+    to_uri: str = ""
+    mode: Literal["handoff", "p2p"] = "handoff"
+    live: bool = True
+
+
 AnyOrder = (
     DefineVm
     | StartVm
@@ -167,6 +180,7 @@ AnyOrder = (
     | UpdateNic
     | ResizeVm
     | CancelOrder
+    | MigrateVm
 )
 
 

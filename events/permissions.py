@@ -38,6 +38,8 @@ VM_CONFIGURE: Final = "vm.configure"
 VM_CONSOLE: Final = "vm.console"
 HOST_READ: Final = "host.read"
 HOST_MAINTENANCE: Final = "host.maintenance"
+CLUSTER_READ: Final = "cluster.read"
+CLUSTER_MANAGE: Final = "cluster.manage"
 TASK_READ: Final = "task.read"
 EVENT_READ: Final = "event.read"
 METRICS_READ: Final = "metrics.read"
@@ -47,6 +49,12 @@ USER_READ: Final = "user.read"
 USER_MANAGE: Final = "user.manage"
 ROLE_MANAGE: Final = "role.manage"
 WEBHOOK_MANAGE: Final = "webhook.manage"
+NETWORK_READ: Final = "network.read"
+NETWORK_MANAGE: Final = "network.manage"
+STORAGE_READ: Final = "storage.read"
+STORAGE_MANAGE: Final = "storage.manage"
+SETTINGS_READ: Final = "settings.read"
+SETTINGS_MANAGE: Final = "settings.manage"
 
 PERMISSIONS: Final[dict[str, str]] = {
     VM_READ: "See VMs, their history and the inventory summary",
@@ -57,6 +65,9 @@ PERMISSIONS: Final[dict[str, str]] = {
     VM_CONSOLE: "Open the serial console and VNC display of running VMs",
     HOST_READ: "See hosts and their history",
     HOST_MAINTENANCE: "Put hosts into and out of maintenance",
+    CLUSTER_READ: "See clusters, resource pools, affinity rules and placement decisions",
+    CLUSTER_MANAGE: "Create, change and delete clusters, resource pools and affinity rules;"
+    " label hosts and move them between clusters",
     TASK_READ: "See tasks",
     EVENT_READ: "Read the audit log (every event, who and why)",
     METRICS_READ: "Read monitoring metrics",
@@ -66,6 +77,13 @@ PERMISSIONS: Final[dict[str, str]] = {
     USER_MANAGE: "Create and delete users, set passwords, revoke anyone's API tokens",
     ROLE_MANAGE: "Create, change and delete custom roles; bind roles to users",
     WEBHOOK_MANAGE: "See, create, change and delete webhook subscriptions and their deliveries",
+    NETWORK_READ: "See virtual networks, their addresses and security groups",
+    NETWORK_MANAGE: "Create, change and delete virtual networks and security groups; apply groups",
+    STORAGE_READ: "See storage pools and volumes",
+    STORAGE_MANAGE: "Create, attach, refresh and delete storage pools; create, resize, clone,"
+    " import and delete volumes",
+    SETTINGS_READ: "See the fleet settings, who changed them, and the process settings",
+    SETTINGS_MANAGE: "Change fleet settings (placement, defaults, lockout, notifications)",
 }
 """Every permission with what it allows, for the API and the dashboard."""
 
@@ -74,7 +92,10 @@ READ_ONLY: Final = frozenset(p for p in PERMISSIONS if p.endswith(".read") and p
 BUILTIN_ROLES: Final[dict[str, frozenset[str]]] = {
     "admin": frozenset(PERMISSIONS),
     "operator": READ_ONLY
-    | {VM_CREATE, VM_POWER, VM_DELETE, VM_CONFIGURE, VM_CONSOLE, HOST_MAINTENANCE, ALERT_MANAGE},
+    | {VM_CREATE, VM_POWER, VM_DELETE, VM_CONFIGURE, VM_CONSOLE, HOST_MAINTENANCE, ALERT_MANAGE}
+    | {CLUSTER_MANAGE}
+    | {NETWORK_MANAGE}
+    | {STORAGE_MANAGE},
     "viewer": READ_ONLY,
 }
 BUILTIN_DESCRIPTIONS: Final[dict[str, str]] = {

@@ -94,6 +94,19 @@ def bucket_configs(settings: Settings) -> list[api.KeyValueConfig]:
             replicas=settings.events_replicas,
         ),
         api.KeyValueConfig(
+            bucket=subjects.HOST_LEASE_BUCKET,
+            description="LimiQuantix agent HA leases (the value says when each was renewed)",
+            history=1,
+            ttl=3600.0,  # only forgets hosts gone for an hour; expiry is in the value
+            replicas=settings.events_replicas,
+        ),
+        api.KeyValueConfig(
+            bucket=subjects.HA_PROTECTION_BUCKET,
+            description="LimiQuantix HA-protected VMs per host",
+            history=1,
+            replicas=settings.events_replicas,
+        ),
+        api.KeyValueConfig(
             bucket=subjects.CREDENTIALS_BUCKET,
             description="LimiQuantix password hashes and API token digests",
             history=1,

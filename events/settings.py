@@ -71,6 +71,34 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     smtp_user: str = ""
     smtp_password: str = ""
     smtp_starttls: bool = False
+    # webhook subscriptions (docs/webhooks.md)
+    webhook_max_attempts: int = 8  # attempts per delivery before it is marked failed
+    webhook_backoff_s: float = 1.0  # delay before the 2nd attempt; doubles each time, jittered
+    webhook_backoff_max_s: float = 600.0  # longest delay between two attempts
+    webhook_timeout_s: float = 10.0  # one attempt (connect + answer) gives up after this
+    webhook_retention_d: float = 7.0  # finished deliveries are kept in the log this long
+    # storage pools and volumes (docs/storage.md)
+    storage_allowed_roots: str = "/var/lib/limiquantix/pools"  # comma-separated dir-pool roots
+    storage_state_interval_s: float = 30.0  # how often agents report their pools' state
+    storage_redrive_s: float = 60.0  # an unanswered volume operation is asked again after this
+    # placement and live migration (docs/clusters.md)
+    placement_strategy: str = "spread"  # "spread" (least loaded first) or "pack" (fullest first)
+    migrations_per_host: int = 2  # concurrent migrations touching one host (source or dest)
+    migrations_per_cluster: int = 5  # concurrent migrations whose source is in one cluster
+    # high availability (docs/ha.md)
+    ha_down_grace_s: float = 5.0  # disconnected this much longer → down
+    ha_fence_after_s: float = 15.0  # an agent without its lease this long destroys its HA VMs
+    ha_fence_margin_s: float = 3.0  # restarts wait lease age > fence_after + this margin
+    ha_interval_s: float = 1.0  # HA sweep period (leader only)
+    # DRS (docs/drs.md)
+    drs_mode: str = "manual"  # "manual" | "partial" | "full"
+    drs_interval_s: float = 300.0  # DRS pass period (leader only); 0 = off
+    drs_threshold: int = 3  # "full" applies recommendations of this priority (1..5) or above
+    drs_tolerance: float = 0.05  # imbalance (stddev of host load) below which DRS proposes nothing
+    drs_batch_size: int = 5  # recommendations made (and applied) per pass at most
+    drs_cooldown_s: float = 900.0  # a VM DRS moved is not proposed again this soon
+    drs_recommendation_ttl_s: float = 1800.0  # an unanswered recommendation expires
+    drs_max_migrations_per_host: int = 2  # moves per pass into or out of one host
     # tracing
     otel_exporter: str = ""  # "", "otlp" or "console"
     otel_endpoint: str = ""  # OTLP/HTTP traces URL, e.g. http://collector:4318/v1/traces
@@ -88,9 +116,21 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     nats_tls_ca_file: str = ""
     nats_tls_cert_file: str = ""
     nats_tls_key_file: str = ""
+    # NATS authorization (docs/security.md): "auto" = on in `lq up`'s embedded server (and
+    # a CLI command beside it uses the data dir's service key), "off", or "embedded"
+    nats_auth: str = "auto"
+    nats_nkey_seed_file: str = ""  # this process's nkey seed (<data dir>/nats-service.nk)
+    nats_enroll_seed_file: str = ""  # an agent's join credential (<data dir>/nats-enroll.nk)
     # logging
     log_level: str = "INFO"
     log_json: bool = False
+
+    @property
+    def storage_roots(self) -> tuple[str, ...]:
+        """``storage_allowed_roots`` as absolute paths (a dir pool must lie under one)."""
+        return tuple(
+            os.path.normpath(p.strip()) for p in self.storage_allowed_roots.split(",") if p.strip()
+        )
 
     @property
     def data_path(self) -> Path:
@@ -100,6 +140,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     def metrics_schema(self) -> str:
         """PostgreSQL schema of the metrics tables: beside the read model, never rebuilt."""
         return self.db_schema + "_metrics"
+
+    @property
+    def webhook_schema(self) -> str:
+        """PostgreSQL schema of the webhook dispatcher (delivery log): never rebuilt."""
+        return self.db_schema + "_webhooks"
 
     @property
     def http_url(self) -> str:

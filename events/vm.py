@@ -44,6 +44,7 @@ VmOperation = Literal[
     "detach_nic",
     "update_nic",
     "resize",
+    "migrate",  # live (running) or cold (stopped) move to another host
 ]
 """The operation words of ``task.queued`` (as ``vm.<word>``) and of ``Pending``."""
 
@@ -122,13 +123,36 @@ class VmCreated(Event, frozen=True, kw_only=True, tag="vm.created"):
     kernel: str = ""
     initrd: str = ""
     cmdline: str = ""
+    ha_enabled: bool = False  # HA restarts it elsewhere when its host goes down (docs/ha.md)
+    ha_priority: int = 0  # higher restarts first
+    resource_pool_id: str | None = None  # the cluster resource pool it counts against
+    placement_labels: dict[str, str] = {}  # hosts must carry these labels (docs/clusters.md)
+
+
+class PlacementCandidate(msgspec.Struct, frozen=True, kw_only=True):
+    """One host placement looked at: whether it could take the VM, why not, its score."""
+
+    host_id: str
+    accepted: bool
+    reason: str = ""
+    score: float = 0.0
+
+
+class PlacementDecision(msgspec.Struct, frozen=True, kw_only=True):
+    """Every host placement considered and its verdict: "why is my VM on host 7?"."""
+
+    candidates: tuple[PlacementCandidate, ...] = ()
+    considered: int = 0  # hosts looked at (candidates lists at most 50 of them)
+    rejected_by: dict[str, int] = {}  # how many hosts each filter turned down
+    strategy: str = ""  # the weigher: spread or pack
 
 
 class VmPlaced(Event, frozen=True, kw_only=True, tag="vm.placed"):
-    """Placement chose a host and reserved capacity there."""
+    """Placement chose a host and reserved capacity there; ``decision`` says why."""
 
     vm_id: str
     host_id: str
+    decision: PlacementDecision | None = None
 
 
 class VmPlacementFailed(Event, frozen=True, kw_only=True, tag="vm.placement_failed"):
@@ -408,6 +432,59 @@ class VmCancelRequested(Event, frozen=True, kw_only=True, tag="vm.cancel_request
     reason: str = ""
 
 
+MigrationMode = Literal["handoff", "p2p"]
+"""``handoff``: define+start on the destination, then destroy+undefine on the source (the
+libvirt test driver, no shared hypervisor state); ``p2p``: libvirt peer-to-peer live
+migration ordered on the source."""
+
+
+class VmMigrationRequested(Event, frozen=True, kw_only=True, tag="vm.migration_requested"):
+    """A move to ``host_id`` (``None``: placement chooses) was asked for; task ``vm.migrate``."""
+
+    vm_id: str
+    from_host_id: str
+    host_id: str | None = None
+    reason: str = ""
+
+
+class VmMigrationStarted(Event, frozen=True, kw_only=True, tag="vm.migration_started"):
+    """Capacity is reserved on the destination and the first order goes out."""
+
+    vm_id: str
+    from_host_id: str
+    to_host_id: str
+    mode: MigrationMode = "handoff"
+    live: bool = True
+    decision: PlacementDecision | None = None
+
+
+class VmMigrationTargetReady(Event, frozen=True, kw_only=True, tag="vm.migration_target_ready"):
+    """(handoff) The destination runs (or holds, for a cold move) the VM; the source goes next."""
+
+    vm_id: str
+    to_host_id: str
+    state: VmState = "running"
+
+
+class VmMigrated(Event, frozen=True, kw_only=True, tag="vm.migrated"):
+    """The VM now lives on ``to_host_id`` only: its one host change."""
+
+    vm_id: str
+    from_host_id: str
+    to_host_id: str
+    state: VmState = "running"
+
+
+class VmMigrationFailed(Event, frozen=True, kw_only=True, tag="vm.migration_failed"):
+    """The move failed and was rolled back: the VM stays on ``from_host_id`` in ``state``."""
+
+    vm_id: str
+    from_host_id: str
+    to_host_id: str | None = None
+    reason: str
+    state: VmState = "running"
+
+
 VM_EVENTS = (
     VmCreated
     | VmPlaced
@@ -451,4 +528,9 @@ VM_EVENTS = (
     | ResizeRequested
     | Resized
     | VmCancelRequested
+    | VmMigrationRequested
+    | VmMigrationStarted
+    | VmMigrationTargetReady
+    | VmMigrated
+    | VmMigrationFailed
 )

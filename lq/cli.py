@@ -22,6 +22,9 @@ from events import tracing
 from events.settings import Settings
 from lq import history, logs
 from lq.client import commands as client
+from lq.client import networks as network_client
+from lq.client import storage as storage_client
+from lq.client import webhooks as webhook_client
 
 
 def _settings(process: str, **overrides: Any) -> Settings:
@@ -122,15 +125,17 @@ def controlplane(data_dir: str | None, port: int | None, bind: str | None) -> No
 @main.command()
 @data_dir_option
 def projector(data_dir: str | None) -> None:
-    """Run the projectors: event stream → PostgreSQL read models; metrics → metrics tables."""
-    from projections import metrics_runner, runner
+    """Run the projectors (read models, metrics) and the webhook dispatcher."""
+    from projections import metrics_runner, runner, webhook_dispatch
 
     s = _settings("projector", data_dir=data_dir)
     _need(s, "nats_url", "database_url")
     _serve_prometheus(s)
 
     async def both(stop: asyncio.Event) -> None:
-        await asyncio.gather(runner.run(s, stop), metrics_runner.run(s, stop))
+        await asyncio.gather(
+            runner.run(s, stop), metrics_runner.run(s, stop), webhook_dispatch.run(s, stop)
+        )
 
     run_until_signal(both)
 
@@ -181,6 +186,11 @@ def schema_export() -> None:
 
 history.register(main, _settings)  # lq audit …, lq replay, lq verify (lq/history.py)
 client.register(main)  # lq vm|host|task|events|context|login|completion (lq/client/)
+main.add_command(webhook_client.webhook)  # lq webhook … (docs/webhooks.md)
+main.add_command(storage_client.pool)  # lq pool … (docs/storage.md)
+main.add_command(storage_client.volume)  # lq volume …
+main.add_command(network_client.network)  # lq network … (docs/networking.md)
+main.add_command(network_client.sg)  # lq sg …
 
 if __name__ == "__main__":
     main()

@@ -23,11 +23,17 @@ from aiohttp import web
 import controlplane.service
 import projections.alerts_api
 import projections.api
+import projections.clusters_api
+import projections.drs_api
 import projections.metrics_api
+import projections.networks_api
 import projections.security_api
+import projections.storage_api
 import projections.telemetry
+import projections.webhooks_api
 from controlplane.auth.middleware import auth_middleware, principal_of
 from events import problems
+from events.errors import StoreUnavailable
 from events.permissions import PUBLIC, requires
 from events.settings import Settings
 from lq import observability, openapi
@@ -55,6 +61,15 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         return await handler(request)
     except problems.Problem as p:
         return problem_response(p, request.path)
+    except StoreUnavailable as exc:
+        # NATS did not confirm the append (down, partitioned, its disk full): the change
+        # is not accepted; resending it with the same Idempotency-Key is safe
+        log.warning("%s %s: event store unavailable: %s", request.method, request.path, exc)
+        busy = problems.unavailable(
+            "the event store did not confirm the change; retry with the same Idempotency-Key"
+        )
+        busy.headers["Retry-After"] = "5"
+        return problem_response(busy, request.path)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -129,6 +144,14 @@ async def _refresh_lag(app: web.Application) -> None:
     projections.telemetry.LAG.set(lag)
 
 
+async def _stream_end(app: web.Application) -> int:
+    """The event log's last sequence, asked of JetStream (a ``min_seq`` past it is refused)."""
+    bus = app.get(controlplane.service.BUS)
+    if bus is None:
+        raise RuntimeError("not connected to NATS yet")
+    return await bus.store.last_seq()
+
+
 def build_app(settings: Settings) -> web.Application:
     app = web.Application(
         middlewares=[observability.observe_middleware, problem_middleware, auth_middleware],
@@ -141,9 +164,15 @@ def build_app(settings: Settings) -> web.Application:
     app.router.add_get("/ready", ready)
     controlplane.service.setup(app, settings)
     projections.api.setup(app, settings)
+    app[projections.api.STREAM_END] = lambda: _stream_end(app)
     projections.security_api.setup(app)
     projections.metrics_api.setup(app, settings)
     projections.alerts_api.setup(app)
+    projections.drs_api.setup(app)
+    projections.clusters_api.setup(app)
+    projections.webhooks_api.setup(app)
+    projections.storage_api.setup(app)
+    projections.networks_api.setup(app)
     observability.setup(app, _refresh_lag)
     openapi.setup(app)  # /api/openapi.json and /api/docs (public)
     static = ui_directory(settings)

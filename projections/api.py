@@ -49,6 +49,11 @@ POOL = web.AppKey("projections.pool", Pool)
 HUB = web.AppKey("projections.hub", changes.Hub)
 Sockets = set[web.WebSocketResponse]
 SOCKETS: web.AppKey[Sockets] = web.AppKey("projections.sockets")
+StreamEnd = Callable[[], Awaitable[int]]
+STREAM_END: web.AppKey[StreamEnd] = web.AppKey("projections.stream_end")
+"""The event log's last sequence, set by the app that composes the API (``lq.web``): a
+``min_seq`` past it was never answered by any command, so it is refused at once (400)
+instead of waiting ``read_wait_max_s`` for a sequence that may never come (504)."""
 
 HOST_STATES: tuple[str, ...] = HostState.__args__  # type: ignore[attr-defined]
 TASK_STATES: tuple[str, ...] = TaskState.__args__  # type: ignore[attr-defined]
@@ -234,6 +239,11 @@ def _read(query: Query) -> Handler:
         except BadCursor as exc:
             raise problems.invalid_param(str(exc)) from None
         except psycopg.errors.UndefinedTable:
+            if chosen is not None:  # the caller named a read model that is not there
+                raise problems.invalid_param(
+                    f"no read model {chosen!r} with this table (build one with"
+                    f" `lq replay --into {chosen}`)"
+                ) from None
             raise problems.unavailable("the read model is not built yet") from None
         except (psycopg.OperationalError, TimeoutError) as exc:
             raise problems.unavailable(f"PostgreSQL: {exc}") from None
@@ -254,6 +264,13 @@ def _chosen_schema(request: web.Request) -> str | None:
 
 async def _wait(app: web.Application, seq: int) -> None:
     settings = app[SETTINGS]
+    if app[HUB].seq < seq:
+        end = await _stream_end(app)
+        if end is not None and seq > end:
+            raise problems.invalid_param(
+                f"min_seq {seq} is past the end of the event log (sequence {end}); use the"
+                " seq of a command's answer"
+            )
 
     async def poll() -> int:
         async with app[POOL].connection(timeout=1.0) as conn:
@@ -264,6 +281,19 @@ async def _wait(app: web.Application, seq: int) -> None:
             f"the read model is at sequence {app[HUB].seq}, not yet {seq}"
             f" (waited {settings.read_wait_max_s:g}s)"
         )
+
+
+async def _stream_end(app: web.Application) -> int | None:
+    """The event log's last sequence, or None when it cannot be asked (then ``_wait``
+    waits as before: a NATS outage must not turn good tokens into errors)."""
+    ask = app.get(STREAM_END)
+    if ask is None:
+        return None
+    try:
+        return await asyncio.wait_for(ask(), 1.0)
+    except Exception as exc:  # any failure: fall back to waiting
+        log.debug("stream end unknown: %r", exc)
+        return None
 
 
 async def _list_vms(request: web.Request, conn: psycopg.AsyncConnection[Any]) -> Any:

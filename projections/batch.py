@@ -18,7 +18,19 @@ from collections.abc import Sequence
 import msgspec
 
 from events.codec import StoredEvent
-from projections import hosts, security, tables, tasks, vms
+from projections import (
+    clusters,
+    drs,
+    ha,
+    hosts,
+    networks,
+    placement,
+    security,
+    storage,
+    tables,
+    tasks,
+    vms,
+)
 from projections.schema import APPLY_LOCK_HERE, CHECKPOINT, Conn
 from projections.tables import Batch, Change
 
@@ -28,7 +40,7 @@ CHANNEL = "lq_changes"
 MAX_PAYLOAD = 7500
 """Bytes; PostgreSQL refuses NOTIFY payloads of 8000 bytes or more."""
 
-FOLDS = {**vms.FOLDS, **hosts.FOLDS, **tasks.FOLDS}
+FOLDS = {**vms.FOLDS, **hosts.FOLDS, **tasks.FOLDS, **ha.FOLDS, **placement.FOLDS}
 
 
 class CheckpointRewound(Exception):
@@ -68,6 +80,9 @@ def _wanted(
             vm_ids.add(vm_id)
         if isinstance(host_id, str):
             host_ids.add(host_id)
+        to_host_id = getattr(e, "to_host_id", None)  # vm.migrated: the new host's name
+        if isinstance(to_host_id, str):
+            host_ids.add(to_host_id)
         task_id = getattr(e, "task_id", None)
         if isinstance(task_id, str):
             task_ids.add(task_id)
@@ -153,6 +168,10 @@ async def apply_batch(
             [CHECKPOINT, last],
         )
         changes = batch.changes() + await security.apply(conn, fresh)
+        changes += await storage.apply(conn, fresh)
+        changes += await networks.apply(conn, fresh)
+        changes += await drs.apply(conn, fresh)
+        changes += await clusters.apply(conn, fresh)
         if notify:
             await conn.execute("SELECT pg_notify(%s, %s)", [CHANNEL, notify_payload(last, changes)])
     return changes

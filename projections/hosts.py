@@ -39,6 +39,7 @@ def enrolled(b: Batch, se: StoredEvent) -> None:
             "allocated_vcpus": 0,
             "allocated_memory_mib": 0,
             "vm_count": 0,
+            "cluster_id": None,
             "created_at": se.envelope.occurred_at,
         }
         b.hosts[e.host_id] = row

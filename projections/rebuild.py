@@ -22,7 +22,7 @@ from typing import Any
 
 import psycopg
 
-from events import tls
+from events import natsauth, tls
 from events.bus import Bus
 from events.codec import StoredEvent
 from events.settings import Settings
@@ -38,6 +38,16 @@ TABLES: dict[str, tuple[str, ...]] = {
     "tasks": ("id",),
     "reservations": ("host_id", "vm_id"),
     "events": ("seq", "index"),
+    "drs_recommendations": ("id",),
+    "clusters": ("id",),
+    "affinity_rules": ("id",),
+    "storage_pools": ("id",),
+    "storage_pool_hosts": ("pool_id", "host_id"),
+    "volumes": ("id",),
+    "networks": ("id",),
+    "network_addresses": ("network_id", "vm_id", "nic_id"),
+    "security_groups": ("id",),
+    "security_group_rules": ("group_id", "rule_id"),
 }
 """Every read-model table ``compare`` checks, with its key (all but ``checkpoint``/``meta``)."""
 
@@ -45,7 +55,10 @@ TABLES: dict[str, tuple[str, ...]] = {
 async def rebuild(settings: Settings) -> int:
     """Rebuild ``settings.db_schema`` from the whole stream; the number of events applied."""
     bus = await Bus.connect(
-        settings.nats_url, name="projections-rebuild", tls=tls.nats_client_context(settings)
+        settings.nats_url,
+        name="projections-rebuild",
+        tls=tls.nats_client_context(settings),
+        auth=natsauth.service_auth(settings),
     )
     try:
         async with await psycopg.AsyncConnection.connect(settings.database_url) as conn:

@@ -50,6 +50,9 @@ VM_COLUMNS = (
     "snapshots",
     "snapshot_count",
     "current_snapshot_id",
+    "ha_enabled",
+    "ha_priority",
+    "resource_pool_id",
 )
 VM_LIST_COLUMNS = tuple(c for c in VM_COLUMNS if c != "snapshots")
 """What a page of ``/vms`` shows: everything but the snapshot tree (``/vms/{id}/snapshots``)."""
@@ -67,6 +70,7 @@ HOST_COLUMNS = (
     "vm_count",
     "labels",
     "reason",
+    "cluster_id",
     "created_at",
     "updated_at",
     "seq",

@@ -25,3 +25,9 @@ METRICS_BATCH_SECONDS = Histogram(
     "One metrics ingest transaction",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
+WEBHOOK_ATTEMPTS = Counter(
+    "lq_webhook_attempts_total", "Webhook delivery attempts by outcome", ["outcome"]
+)
+WEBHOOK_CHECKPOINT = Gauge(
+    "lq_webhook_checkpoint", "Last stream sequence the webhook dispatcher queued deliveries for"
+)

@@ -59,6 +59,9 @@ def created(b: Batch, se: StoredEvent) -> None:
         "task_id": None,
         "created_at": se.envelope.occurred_at,
         **_spec(e),
+        "ha_enabled": e.ha_enabled,
+        "ha_priority": e.ha_priority,
+        "resource_pool_id": e.resource_pool_id,
     }
     old = b.vms.get(e.vm_id)
     if old is not None:  # a re-delivered creation keeps what later events did to the row

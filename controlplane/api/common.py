@@ -70,11 +70,26 @@ async def decode_body(request: web.Request, kind: type[T]) -> T:
     if not raw.strip():
         raw = b"{}"
     try:
-        return msgspec.json.decode(raw, type=kind)
+        decoded = msgspec.json.decode(raw, type=kind)
     except msgspec.ValidationError as exc:
         raise problems.invalid_body(str(exc)) from exc
     except msgspec.DecodeError as exc:
         raise problems.malformed(f"body is not valid JSON: {exc}") from exc
+    if b"\\u0000" in raw and _has_nul(msgspec.json.decode(raw)):
+        # PostgreSQL text and jsonb cannot hold U+0000: such an event would stop the
+        # projector at its sequence for good (docs/reliability.md)
+        raise problems.invalid_body("text must not contain the NUL character (U+0000)")
+    return decoded
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 # ---------------------------------------------------------------- command answers

@@ -102,15 +102,17 @@ async def console(request: web.Request) -> web.StreamResponse:
         busy.headers["Retry-After"] = "5"
         raise busy
     session = _Relay(consoles, vm_id, vm.host_id, kind, actor_of(request))
-    with logctx.bind(vm_id=vm_id, host_id=vm.host_id):
-        await session.open()  # raises a problem when the host cannot open it
-        consoles.sockets.add(ws)
-        try:
-            await ws.prepare(request)
-            await session.pump(ws)
-        finally:
-            consoles.sockets.discard(ws)
-            await session.finish()
+    consoles.sockets.add(ws)  # the slot is taken before any wait: a burst cannot overshoot
+    try:
+        with logctx.bind(vm_id=vm_id, host_id=vm.host_id):
+            await session.open()  # raises a problem when the host cannot open it
+            try:
+                await ws.prepare(request)
+                await session.pump(ws)
+            finally:
+                await session.finish()
+    finally:
+        consoles.sockets.discard(ws)
     return ws
 
 

@@ -18,6 +18,7 @@ from typing import Annotated, Literal
 import msgspec
 from aiohttp import web
 
+from controlplane import admission
 from controlplane.api.common import (
     COMMANDS,
     Accepted,
@@ -112,6 +113,10 @@ class CreateVmBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     kernel: HostPath = ""
     initrd: HostPath = ""
     cmdline: Annotated[str, msgspec.Meta(max_length=4096)] = ""
+    ha_enabled: bool = False  # docs/ha.md
+    ha_priority: Annotated[int, msgspec.Meta(ge=0, le=1000)] = 0
+    resource_pool_id: Ident | None = None  # docs/clusters.md
+    placement_labels: Annotated[dict[str, str], msgspec.Meta(max_length=32)] = {}
 
 
 class ShutdownBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -250,6 +255,10 @@ def _spec_command(
         kernel=body.kernel,
         initrd=body.initrd,
         cmdline=body.cmdline,
+        ha_enabled=body.ha_enabled,
+        ha_priority=body.ha_priority,
+        resource_pool_id=body.resource_pool_id,
+        placement_labels=dict(body.placement_labels),
     )
 
 
@@ -328,6 +337,7 @@ async def create_vm(request: web.Request) -> web.Response:
         command = _template_command(body, cmds.repo, vm_id, task_id, key)
     else:
         command = _spec_command(body, cmds.repo, vm_id, task_id, key)
+    admission.check_pool(cmds.repo, command)  # docs/clusters.md: a pool's limits
     return await _create(request, command, key, vm_id)
 
 

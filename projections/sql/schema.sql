@@ -181,3 +181,185 @@ CREATE TABLE IF NOT EXISTS {schema}.api_tokens (
 CREATE INDEX IF NOT EXISTS api_tokens_user_idx ON {schema}.api_tokens (user_id, created_at DESC);
 
 {trgm}
+
+-- Virtual networks, their addresses and security groups (projections/networks.py).
+CREATE TABLE IF NOT EXISTS {schema}.networks (
+    id           text PRIMARY KEY,
+    name         text NOT NULL,
+    type         text NOT NULL,
+    cidr         text NOT NULL,
+    gateway      text NOT NULL,
+    dns          jsonb NOT NULL DEFAULT '[]',
+    dhcp         boolean NOT NULL DEFAULT true,
+    dhcp_start   text NOT NULL DEFAULT '',
+    dhcp_end     text NOT NULL DEFAULT '',
+    mtu          integer NOT NULL DEFAULT 0,
+    vlan_id      integer NOT NULL DEFAULT 0,
+    bridge       text NOT NULL DEFAULT '',
+    reservations jsonb NOT NULL DEFAULT '[]',
+    hosts        jsonb NOT NULL DEFAULT '{}',
+    allocated    integer NOT NULL DEFAULT 0,
+    deleted      boolean NOT NULL DEFAULT false,
+    created_at   timestamptz NOT NULL,
+    updated_at   timestamptz NOT NULL,
+    seq          bigint NOT NULL
+);
+CREATE INDEX IF NOT EXISTS networks_name_idx ON {schema}.networks (name, id);
+
+CREATE TABLE IF NOT EXISTS {schema}.network_addresses (
+    network_id text NOT NULL,
+    vm_id      text NOT NULL,
+    nic_id     text NOT NULL,
+    mac        text NOT NULL,
+    ip         text,
+    state      text NOT NULL,
+    error      text NOT NULL DEFAULT '',
+    updated_at timestamptz NOT NULL,
+    seq        bigint NOT NULL,
+    PRIMARY KEY (network_id, vm_id, nic_id)
+);
+CREATE INDEX IF NOT EXISTS network_addresses_vm_idx ON {schema}.network_addresses (vm_id);
+
+CREATE TABLE IF NOT EXISTS {schema}.security_groups (
+    id          text PRIMARY KEY,
+    name        text NOT NULL,
+    description text NOT NULL DEFAULT '',
+    nics        jsonb NOT NULL DEFAULT '[]',
+    deleted     boolean NOT NULL DEFAULT false,
+    created_at  timestamptz NOT NULL,
+    updated_at  timestamptz NOT NULL,
+    seq         bigint NOT NULL
+);
+CREATE INDEX IF NOT EXISTS security_groups_name_idx ON {schema}.security_groups (name, id);
+
+CREATE TABLE IF NOT EXISTS {schema}.security_group_rules (
+    group_id        text NOT NULL,
+    rule_id         text NOT NULL,
+    position        integer NOT NULL,
+    direction       text NOT NULL,
+    protocol        text NOT NULL,
+    port_min        integer NOT NULL DEFAULT 0,
+    port_max        integer NOT NULL DEFAULT 0,
+    cidr            text NOT NULL DEFAULT '',
+    remote_group_id text NOT NULL DEFAULT '',
+    description     text NOT NULL DEFAULT '',
+    PRIMARY KEY (group_id, rule_id)
+);
+
+-- Storage pools and volumes (projections/storage.py, docs/storage.md).
+CREATE TABLE IF NOT EXISTS {schema}.storage_pools (
+    id              text PRIMARY KEY,
+    name            text NOT NULL,
+    type            text NOT NULL,
+    params          jsonb NOT NULL DEFAULT '{}',
+    shared          boolean NOT NULL DEFAULT false,
+    overcommit      double precision NOT NULL DEFAULT 1.0,
+    declared_bytes  bigint NOT NULL DEFAULT 0,
+    capacity_bytes  bigint NOT NULL DEFAULT 0,
+    limit_bytes     bigint NOT NULL DEFAULT 0,
+    allocated_bytes bigint NOT NULL DEFAULT 0,
+    used_bytes      bigint NOT NULL DEFAULT 0,
+    available_bytes bigint NOT NULL DEFAULT 0,
+    volume_count    integer NOT NULL DEFAULT 0,
+    host_count      integer NOT NULL DEFAULT 0,
+    state           text NOT NULL DEFAULT 'pending',
+    deleted         boolean NOT NULL DEFAULT false,
+    created_at      timestamptz NOT NULL,
+    updated_at      timestamptz NOT NULL,
+    seq             bigint NOT NULL
+);
+CREATE INDEX IF NOT EXISTS storage_pools_name_idx ON {schema}.storage_pools (name, id);
+
+CREATE TABLE IF NOT EXISTS {schema}.storage_pool_hosts (
+    pool_id          text NOT NULL,
+    host_id          text NOT NULL,
+    state            text NOT NULL DEFAULT 'pending',
+    capacity_bytes   bigint NOT NULL DEFAULT 0,
+    allocation_bytes bigint NOT NULL DEFAULT 0,
+    available_bytes  bigint NOT NULL DEFAULT 0,
+    error            text NOT NULL DEFAULT '',
+    updated_at       timestamptz NOT NULL,
+    seq              bigint NOT NULL,
+    PRIMARY KEY (pool_id, host_id)
+);
+
+CREATE TABLE IF NOT EXISTS {schema}.volumes (
+    id               text PRIMARY KEY,
+    pool_id          text NOT NULL,
+    name             text NOT NULL,
+    format           text NOT NULL,
+    size_bytes       bigint NOT NULL,
+    allocation_bytes bigint NOT NULL DEFAULT 0,
+    thin             boolean NOT NULL DEFAULT true,
+    state            text NOT NULL,
+    operation        text NOT NULL DEFAULT 'create',
+    progress         integer NOT NULL DEFAULT 0,
+    error            text NOT NULL DEFAULT '',
+    clone_of         text NOT NULL DEFAULT '',
+    source_url       text NOT NULL DEFAULT '',
+    host_id          text NOT NULL DEFAULT '',
+    path             text NOT NULL DEFAULT '',
+    created_at       timestamptz NOT NULL,
+    updated_at       timestamptz NOT NULL,
+    seq              bigint NOT NULL
+);
+CREATE INDEX IF NOT EXISTS volumes_pool_idx ON {schema}.volumes (pool_id, name);
+
+-- High availability (projections/ha.py): a VM's protection, shown with the VM.
+ALTER TABLE {schema}.vms ADD COLUMN IF NOT EXISTS ha_enabled boolean NOT NULL DEFAULT false;
+ALTER TABLE {schema}.vms ADD COLUMN IF NOT EXISTS ha_priority integer NOT NULL DEFAULT 0;
+
+-- DRS recommendations (projections/drs.py): one row per recommendation, newest first.
+CREATE TABLE IF NOT EXISTS {schema}.drs_recommendations (
+    id               text PRIMARY KEY,
+    cluster_id       text NOT NULL DEFAULT '',
+    vm_id            text NOT NULL,
+    vm_name          text,
+    from_host_id     text NOT NULL,
+    from_host_name   text,
+    to_host_id       text NOT NULL,
+    to_host_name     text,
+    priority         integer NOT NULL,
+    improvement      double precision NOT NULL,
+    imbalance_before double precision NOT NULL,
+    imbalance_after  double precision NOT NULL,
+    reason           text NOT NULL DEFAULT '',
+    state            text NOT NULL,
+    task_id          text,
+    automatic        boolean NOT NULL DEFAULT false,
+    error            text,
+    expires_at       timestamptz NOT NULL,
+    created_at       timestamptz NOT NULL,
+    updated_at       timestamptz NOT NULL,
+    seq              bigint NOT NULL
+);
+CREATE INDEX IF NOT EXISTS drs_recommendations_state_idx
+    ON {schema}.drs_recommendations (state, created_at DESC, id);
+
+-- Clusters, resource pools and affinity rules (projections/clusters.py); host membership
+-- and a VM's resource pool are columns of hosts and vms.
+ALTER TABLE {schema}.hosts ADD COLUMN IF NOT EXISTS cluster_id text;
+ALTER TABLE {schema}.vms ADD COLUMN IF NOT EXISTS resource_pool_id text;
+CREATE TABLE IF NOT EXISTS {schema}.clusters (
+    id          text PRIMARY KEY,
+    name        text NOT NULL,
+    description text NOT NULL DEFAULT '',
+    ha          jsonb NOT NULL DEFAULT '{}',
+    drs         jsonb NOT NULL DEFAULT '{}',
+    pools       jsonb NOT NULL DEFAULT '[]',
+    created_at  timestamptz NOT NULL,
+    updated_at  timestamptz NOT NULL,
+    seq         bigint NOT NULL
+);
+CREATE TABLE IF NOT EXISTS {schema}.affinity_rules (
+    id          text PRIMARY KEY,
+    name        text NOT NULL,
+    rule_type   text NOT NULL,
+    enforcement text NOT NULL,
+    vm_ids      jsonb NOT NULL DEFAULT '[]',
+    host_ids    jsonb NOT NULL DEFAULT '[]',
+    enabled     boolean NOT NULL DEFAULT true,
+    created_at  timestamptz NOT NULL,
+    updated_at  timestamptz NOT NULL,
+    seq         bigint NOT NULL
+);

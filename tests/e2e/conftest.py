@@ -148,7 +148,7 @@ def stack() -> Iterator[Stack]:
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "LQ_DRS_INTERVAL_S": "2"},  # DRS UI
     )
     output: list[str] = []
     ready = threading.Event()

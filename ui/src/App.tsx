@@ -16,6 +16,14 @@ const NotFound = lazy(() => import('./pages/NotFound'))
 const Login = lazy(() => import('./pages/Login'))
 const Settings = lazy(() => import('./pages/Settings'))
 const Audit = lazy(() => import('./pages/Audit'))
+const Clusters = lazy(() => import('./pages/Clusters'))
+const ClusterDetail = lazy(() => import('./pages/ClusterDetail'))
+const Webhooks = lazy(() => import('./pages/Webhooks'))
+const StoragePools = lazy(() => import('./pages/StoragePools'))
+const Volumes = lazy(() => import('./pages/Volumes'))
+const Networks = lazy(() => import('./pages/Networks'))
+const SecurityGroups = lazy(() => import('./pages/SecurityGroups'))
+const Drs = lazy(() => import('./pages/Drs'))
 
 export function AppRoutes() {
   return (
@@ -45,7 +53,15 @@ export function AppRoutes() {
         <Route path="monitoring" element={<Monitoring />} />
         <Route path="alerts" element={<Alerts />} />
         <Route path="settings" element={<Settings />} />
+        <Route path="settings/webhooks" element={<Webhooks />} />
         <Route path="audit" element={<Audit />} />
+        <Route path="clusters" element={<Clusters />} />
+        <Route path="clusters/:id" element={<ClusterDetail />} />
+        <Route path="storage" element={<StoragePools />} />
+        <Route path="volumes" element={<Volumes />} />
+        <Route path="networks" element={<Networks />} />
+        <Route path="security-groups" element={<SecurityGroups />} />
+        <Route path="drs" element={<Drs />} />
         <Route path="*" element={<NotFound />} />
       </Route>
     </Routes>

@@ -41,6 +41,7 @@ export function keysForChanges(changes: { kind: string; id: string }[]): QueryKe
         // Allocation and vm_count of hosts follow their VMs.
         add(qk.hosts())
         add(['host'])
+        add(['volumes']) // a volume's "attached to" follows the VMs' disks
         break
       case 'host':
         add(qk.host(c.id))

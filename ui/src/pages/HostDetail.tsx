@@ -7,6 +7,7 @@ import { StateBadge } from '../components/ui/StateBadge'
 import { ErrorState, Spinner } from '../components/ui/Feedback'
 import { Tabs } from '../components/ui/Tabs'
 import { UsageBar } from '../components/ui/UsageBar'
+import { HostMaintenanceButton } from '../components/cluster/HostActions'
 import { EntityHistory } from '../components/history/EntityHistory'
 import { MonitoringPanel } from '../components/metrics/MonitoringPanel'
 import { VmBrowser, DEFAULT_FILTERS, type VmFilters } from '../components/vm/VmBrowser'
@@ -32,7 +33,7 @@ export default function HostDetail() {
         <ChevronRight className="size-3" />
         <span className="text-muted">{h.name}</span>
       </nav>
-      <PageHeader title={h.name} icon={<Server className="size-5" />} subtitle={<span className="font-mono text-xs">{h.uri}</span>}>
+      <PageHeader title={h.name} icon={<Server className="size-5" />} subtitle={<span className="font-mono text-xs">{h.uri}</span>} actions={<HostMaintenanceButton host={h} />}>
         <StateBadge state={h.state} className="ml-1" />
       </PageHeader>
       <Tabs<Tab>

@@ -7,6 +7,7 @@ import { ErrorState, Spinner } from '../components/ui/Feedback'
 import { Tabs } from '../components/ui/Tabs'
 import { EntityHistory } from '../components/history/EntityHistory'
 import { VmActionBar, useVmBusy } from '../components/vm/VmActionBar'
+import { MigrateButton } from '../components/cluster/MigrateButton'
 import { SnapshotsTab } from '../components/vm/SnapshotsTab'
 import { DisksTab } from '../components/vm/DisksTab'
 import { NetworkTab } from '../components/vm/NetworkTab'
@@ -52,7 +53,12 @@ function VmView({ v }: { v: Vm }) {
             {v.id}
           </span>
         }
-        actions={v.state !== 'deleted' && <VmActionBar vm={v} />}
+        actions={v.state !== 'deleted' && (
+          <div className="flex flex-wrap items-center gap-2">
+            <VmActionBar vm={v} />
+            <MigrateButton vm={v} />
+          </div>
+        )}
       >
         <span data-testid="vm-state" data-state={v.state} className="ml-1 inline-flex">
           <StateBadge state={v.state} />

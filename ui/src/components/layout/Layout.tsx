@@ -10,6 +10,7 @@ import { useUi } from '../../stores/ui'
 
 export function Layout() {
   const theme = useUi((s) => s.theme)
+  const density = useUi((s) => s.density)
   const nav = useNavigate()
   // "n" opens the VM creation wizard from anywhere (not while typing or in a dialog);
   // "/" (search) lives in the SearchBox.
@@ -31,6 +32,9 @@ export function Layout() {
     root.classList.toggle('dark', theme === 'dark')
     root.classList.toggle('light', theme === 'light')
   }, [theme])
+  useEffect(() => {
+    document.documentElement.dataset.density = density
+  }, [density])
   return (
     <div className="flex h-full overflow-hidden">
       <Sidebar />

@@ -1,6 +1,6 @@
 import { useState } from 'react'
 import { Link, NavLink, useLocation } from 'react-router'
-import { Activity, BellRing, ChevronRight, LayoutDashboard, Loader2, Monitor, PanelLeftClose, PanelLeftOpen, ScrollText, Server } from 'lucide-react'
+import { Activity, BellRing, Boxes, ChevronRight, Database, HardDrive, LayoutDashboard, Loader2, Monitor, Network, PanelLeftClose, PanelLeftOpen, Scale, ScrollText, Server, Shield } from 'lucide-react'
 import { useHosts, useVms } from '../../lib/api/hooks'
 import { useUi } from '../../stores/ui'
 import { StateDot } from '../ui/StateBadge'
@@ -13,6 +13,12 @@ const NAV = [
   { to: '/', label: 'Dashboard', icon: LayoutDashboard, end: true },
   { to: '/vms', label: 'Virtual Machines', icon: Monitor, end: false },
   { to: '/hosts', label: 'Hosts', icon: Server, end: false },
+  { to: '/clusters', label: 'Clusters', icon: Boxes, end: false },
+  { to: '/storage', label: 'Storage pools', icon: Database, end: false },
+  { to: '/volumes', label: 'Volumes', icon: HardDrive, end: false },
+  { to: '/networks', label: 'Virtual networks', icon: Network, end: false },
+  { to: '/security-groups', label: 'Security groups', icon: Shield, end: false },
+  { to: '/drs', label: 'DRS', icon: Scale, end: false },
   { to: '/monitoring', label: 'Monitoring', icon: Activity, end: false },
   { to: '/alerts', label: 'Alerts', icon: BellRing, end: false },
   { to: '/audit', label: 'Audit log', icon: ScrollText, end: false },
