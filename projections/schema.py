@@ -26,7 +26,7 @@ import psycopg
 
 log = logging.getLogger(__name__)
 
-VERSION = 3
+VERSION = 4
 """Bump on any change to the tables or to the fold rules: it triggers a rebuild."""
 
 CHECKPOINT = "read_model"
