@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import Any, get_origin
 
 import msgspec
 from aiohttp import web
@@ -68,7 +68,7 @@ def _schema_types(ops: tuple[Op, ...]) -> list[Any]:
 def _content(kind: Any, refs: dict[Any, Any], content_type: str) -> dict[str, Any]:
     if kind is str:
         schema: dict[str, Any] = {"type": "string"}
-    elif kind is Json:
+    elif kind is Json or get_origin(kind) is dict:  # any ``dict[str, ...]`` alias
         schema = {"type": "object"}
     else:
         schema = refs[kind]

@@ -36,9 +36,19 @@ routes = web.RouteTableDef()
 _SNAPSHOT_NAMESPACE = uuid.UUID("0d5e3f0e-2b7c-4f7e-9a53-6c1f4e2b8d71")
 
 
+XmlText = Annotated[
+    str,
+    msgspec.Meta(
+        max_length=1024,
+        pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$",
+        description="text without control characters (it goes into libvirt's XML)",
+    ),
+]
+
+
 class SnapshotBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     name: Name
-    description: Annotated[str, msgspec.Meta(max_length=1024)] = ""
+    description: XmlText = ""
     memory: bool = False
     quiesce: bool = False
 

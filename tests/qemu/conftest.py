@@ -112,7 +112,7 @@ def janitor(qemu_uri: str) -> Iterator[Janitor]:
             conn.close()
 
 
-QemuStackFactory = Callable[[], Awaitable[Stack]]
+QemuStackFactory = Callable[..., Awaitable[Stack]]
 
 
 @pytest.fixture
@@ -122,8 +122,8 @@ async def qemu_stack(
     """``await qemu_stack()``: a stack with one agent on ``qemu:///system`` (TCG). The
     agent's host name is unique, so concurrent sessions' agents never share a state."""
 
-    async def make() -> Stack:
-        stack = await make_stack(order_timeout_s=120.0)
+    async def make(**overrides: Any) -> Stack:
+        stack = await make_stack(**{"order_timeout_s": 120.0, **overrides})
         name = f"qemu-{uuid.uuid4().hex[:8]}"
         agent_settings = settings_mod.load(
             {**_plain(stack.settings), "agent_name": name, "agent_domain_type": "qemu"},

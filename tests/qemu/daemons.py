@@ -37,6 +37,9 @@ PACKAGES = "libvirt-daemon-system qemu-system-x86 qemu-utils busybox-static linu
 LOCK = Path("/run/lq-qemu-tests.lock")
 VIRTLOGD_SOCKET = Path("/run/libvirt/virtlogd-sock")
 START_TIMEOUT_S = 30.0
+SESSION: list[Daemons] = []
+"""The daemons of this session while ``qemu_uri`` is active (for tests that restart the
+libvirtd the session started: tests/qemu/test_libvirtd_restart.py)."""
 
 
 def unavailable() -> str:
@@ -148,6 +151,7 @@ def session() -> Iterator[str]:
     if missing := guest.missing_parts():
         pytest.skip(f"cannot build the test guest, missing {', '.join(missing)}")
     running = Daemons.ensure()
+    SESSION.append(running)
     try:
         libvirt.registerErrorHandler(quiet, None)
         conn = libvirt.open(URI)
@@ -157,4 +161,5 @@ def session() -> Iterator[str]:
             conn.close()
         yield URI
     finally:
+        SESSION.remove(running)
         running.release()
