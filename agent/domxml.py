@@ -67,9 +67,11 @@ class ManagedMeta(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def domain_name(spec: VmSpec) -> str:
-    """``lq-<vm name>-<first 8 of vm_id>``; characters libvirt drivers reject become ``-``."""
+    """``lq-<vm name>-<last 12 hex digits of vm_id>``; characters libvirt drivers reject
+    become ``-``. The suffix is the id's random part: the leading digits of a UUIDv7 are
+    its timestamp, so two same-named VMs created within a minute would collide on them."""
     safe = _NAME_UNSAFE.sub("-", spec.name).strip("-.")[:_NAME_MAX] or "vm"
-    return f"lq-{safe}-{spec.vm_id[:8]}"
+    return f"lq-{safe}-{spec.vm_id.replace('-', '')[-12:]}"
 
 
 def domain_type_for_uri(uri: str, kvm: bool = True) -> str:

@@ -22,7 +22,7 @@ def spec(**kw: object) -> VmSpec:
 def test_domain_xml_carries_identity_size_and_metadata() -> None:
     root = ET.fromstring(domxml.domain_xml(spec(), "kvm"))
     assert root.get("type") == "kvm"
-    assert root.findtext("name") == "lq-web-1-0190a5b2"
+    assert root.findtext("name") == "lq-web-1-00000000abcd"
     assert root.findtext("uuid") == VM_ID
     assert root.findtext("vcpu") == "2"
     mem = root.find("memory")
@@ -49,12 +49,12 @@ def test_hostile_names_stay_data() -> None:
     meta = root.find(f"metadata/{{{domxml.LQ_NS}}}vm")
     assert meta is not None
     assert meta.get("name") == name
-    assert root.findtext("name") == "lq-a-b-c-..-x-0190a5b2"  # no slash survives
+    assert root.findtext("name") == "lq-a-b-c-..-x-00000000abcd"  # no slash survives
 
 
 def test_domain_name_of_an_unusable_name() -> None:
-    assert domxml.domain_name(spec(name="///")) == "lq-vm-0190a5b2"
-    assert len(domxml.domain_name(spec(name="x" * 300))) == 3 + 48 + 1 + 8
+    assert domxml.domain_name(spec(name="///")) == "lq-vm-00000000abcd"
+    assert len(domxml.domain_name(spec(name="x" * 300))) == 3 + 48 + 1 + 12
 
 
 @pytest.mark.parametrize(
@@ -223,3 +223,11 @@ def test_find_ovmf(tmp_path: Path) -> None:
         str(tmp_path / "OVMF_CODE.fd"),
         str(tmp_path / "OVMF_VARS.fd"),
     )
+
+
+def test_same_named_vms_created_moments_apart_get_distinct_domain_names() -> None:
+    # UUIDv7 ids created in the same minute share their leading (timestamp) digits.
+    a = spec(vm_id="019a1b2c-3d4e-7f00-8a11-0123456789ab", name="web")
+    b = spec(vm_id="019a1b2c-3d4e-7f00-9b22-fedcba987654", name="web")
+    assert domxml.domain_name(a) != domxml.domain_name(b)
+    assert domxml.domain_name(a) == "lq-web-0123456789ab"
