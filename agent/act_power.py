@@ -54,6 +54,17 @@ async def _remove(ctx: Context, paths: list[str]) -> None:
             await ctx.hv.run(hv_storage.delete_path, path)
 
 
+def within_roots(path: str, roots: tuple[str, ...]) -> bool:
+    """Whether ``path`` (symlinks resolved) lies under one of ``roots``: libvirt relabels
+    and chowns a domain's boot files, so only files in directories meant for boot images
+    may be named by a VM's definition."""
+    real = os.path.realpath(path)
+    return any(
+        real == os.path.realpath(root) or real.startswith(os.path.realpath(root).rstrip("/") + "/")
+        for root in roots
+    )
+
+
 async def _spec(ctx: Context, body: o.DefineVm, created: list[str]) -> domxml.VmSpec:
     hv = ctx.hv
     real = hv.domain_type != "test"
@@ -65,6 +76,12 @@ async def _spec(ctx: Context, body: o.DefineVm, created: list[str]) -> domxml.Vm
                 f"UEFI firmware asked for, but no OVMF images in {domxml.OVMF_DIR} on this host"
             )
         loader, nvram = found or (f"{domxml.OVMF_DIR}/OVMF_CODE.fd", "")
+    for what, path in (("kernel", body.kernel), ("initrd", body.initrd)):
+        if path and not within_roots(path, ctx.boot_roots):
+            raise PermanentError(
+                f"{what} {path} is outside the boot image directories of this host "
+                f"({', '.join(ctx.boot_roots) or 'none configured'}; setting agent_boot_roots)"
+            )
     if real and not urlsplit(hv.uri).hostname:  # a local host: its files are ours to see
         for what, path in (("kernel", body.kernel), ("initrd", body.initrd)):
             if path and not os.path.isfile(path):

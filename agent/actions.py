@@ -17,6 +17,7 @@ from typing import NamedTuple
 
 from agent.hypervisor import Hypervisor
 from events.orders import Order
+from events.settings import DEFAULT_BOOT_ROOTS
 from events.vm import VmState
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,7 @@ class Context(NamedTuple):
     progress: ProgressFn | None
     shutdown_timeout_s: float
     poll_interval_s: float
+    boot_roots: tuple[str, ...] = tuple(DEFAULT_BOOT_ROOTS.split(","))
 
     async def report(self, percent: int, message: str) -> None:
         if self.progress is None:

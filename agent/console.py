@@ -3,8 +3,9 @@
 The controlplane asks on ``lq.host.<id>.console`` (``events.console``). For ``serial`` the
 agent opens libvirt's console stream (``agent.hv_console``), for ``vnc`` a connection to the
 domain's VNC server on this host; it answers ``ConsoleOpened`` only once the connection is
-open and it listens on the session's ``in`` and ``close`` subjects, so nothing the browser
-sends first is lost. Then it relays: what the VM sends goes out on ``out`` in chunks of at
+open and it listens on the session's ``in`` and ``close`` subjects (under this host's
+prefix, ``lq.host.<id>.console.<session>.*``, which no other host may reach), so nothing
+the browser sends first is lost. Then it relays: what the VM sends goes out on ``out`` in chunks of at
 most ``CHUNK_BYTES``; what arrives on ``in`` is written to the VM (an empty message is the
 controlplane's keepalive). A session ends on ``close`` from the other side, when the VM
 closes its end (the domain stopped), after ``idle_timeout_s`` without a message on ``in``
@@ -135,7 +136,7 @@ class ConsoleServer:
             except (AgentError, OSError, TimeoutError) as exc:
                 log.info("console %s of vm_id=%s refused: %s", req.kind, req.vm_id, exc)
                 return _refuse(str(exc) or type(exc).__name__)
-            session = _Session(self._bus, req, channel)
+            session = _Session(self._bus, self._host_id, req, channel)
             try:
                 await session.listen()
             except LqError as exc:
@@ -167,8 +168,9 @@ class ConsoleServer:
 class _Session:
     """One relay between a channel and the session's three subjects."""
 
-    def __init__(self, bus: Bus, req: ConsoleOpen, channel: Channel) -> None:
+    def __init__(self, bus: Bus, host_id: str, req: ConsoleOpen, channel: Channel) -> None:
         self.req = req
+        self._host_id = host_id
         self._bus = bus
         self._channel = channel
         self._inbox: asyncio.Queue[bytes] = asyncio.Queue(INBOX_CHUNKS)
@@ -180,7 +182,7 @@ class _Session:
         self._bytes_out = self._bytes_in = 0
 
     def _subject(self, direction: str) -> str:
-        return subjects.console_stream_subject(self.req.session_id, direction)
+        return subjects.console_stream_subject(self._host_id, self.req.session_id, direction)
 
     async def listen(self) -> None:
         self._subs.append(await self._bus.subscribe(self._subject("in"), self._on_in))

@@ -6,7 +6,7 @@ time and answers what the host now has. The ids of the networks it realised are 
 ``<agent state dir>/networks.json``, so that a full sync (everything the host should have)
 removes the ones deleted while this host was away, and only those: networks an operator
 defined by hand are never touched; ``lq-sg-*`` filters not in a full sync are removed.
-On start the agent says hello on ``lq.net.hello`` so that a controlplane sends it
+On start the agent says hello on ``lq.host.<id>.net.hello`` so that a controlplane sends it
 everything (a restarted agent, a simulated host whose networks lived in memory). Failures
 are per item: one network that cannot start (its host bridge is missing) does not keep the
 others from being realised.
@@ -23,6 +23,7 @@ from agent import hv_network
 from agent.errors import AgentError
 from agent.hypervisor import Hypervisor
 from events import netsync as ns
+from events import subjects
 from events.bus import Bus
 from events.codec import encode
 from events.errors import LqError
@@ -118,12 +119,12 @@ async def serve_networks(
 ) -> None:
     """Answer network requests until cancelled; say hello once subscribed."""
     server = NetServer(hv, host_id, state_dir)
-    sub = await bus.serve(ns.net_subject(host_id), server.handle, queue=f"agent-{host_id}")
+    sub = await bus.serve(subjects.net_subject(host_id), server.handle, queue=f"agent-{host_id}")
     try:
         hello = encode(ns.NetHello(host_id=host_id))
         for attempt in range(HELLO_TRIES):
             try:
-                await bus.request(ns.HELLO, hello, timeout=5.0)
+                await bus.request(subjects.net_hello_subject(host_id), hello, timeout=5.0)
                 break
             except (LqError, AgentError) as exc:
                 log.info("host_id=%s network hello not answered yet: %s", host_id, exc)

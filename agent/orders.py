@@ -34,6 +34,7 @@ from events import orders as o
 from events.base import new_id, utcnow
 from events.orders import AnyOrder, Order
 from events.reports import OrderDone, OrderFailed
+from events.settings import DEFAULT_BOOT_ROOTS
 from events.vm import VmState
 
 log = logging.getLogger(__name__)
@@ -173,8 +174,10 @@ class OrderExecutor:
         poll_interval_s: float = 0.25,
         persist: Callable[[], Awaitable[None]] | None = None,
         progress: ProgressFn | None = None,
+        boot_roots: tuple[str, ...] = tuple(DEFAULT_BOOT_ROOTS.split(",")),
     ) -> None:
         self.hypervisor = hypervisor
+        self.boot_roots = boot_roots
         self.journal = journal
         # Saves what the hypervisor holds (a simulated host's node file) *before* the
         # answer is journalled: a crash in between must not leave a journal that answers
@@ -290,6 +293,7 @@ class OrderExecutor:
             progress=self.progress,
             shutdown_timeout_s=self.shutdown_timeout_s,
             poll_interval_s=self.poll_interval_s,
+            boot_roots=self.boot_roots,
         )
         try:
             token.check()

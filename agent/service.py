@@ -130,6 +130,7 @@ class Agent:
                 hv,
                 OrderJournal(self.state_dir / "orders.json"),
                 persist=self._save_domains,
+                boot_roots=self.settings.boot_roots,
                 progress=lambda order, percent, message: self._progress(
                     bus, host_id, order, percent, message
                 ),

@@ -3,14 +3,14 @@
 The controlplane asks on ``lq.host.<id>.storage`` (``events.storage.StorageRequest``); the
 agent answers at once (``StorageAck``) and does the work in its own task, one request id
 at a time (a repeat of a running request is only acknowledged). The outcome goes to
-``lq.storage.report`` and is sent again until a controlplane acknowledges it. Every
+``lq.host.<id>.storage.report`` and is sent again until a controlplane acknowledges it. Every
 ``storage_state_interval_s`` the agent also reports the state and sizes of every
 LimiQuantix pool it has (libvirt pools named by a pool id).
 
 Importing from a URL downloads with aiohttp into a file under the agent's state
 directory, streaming, with progress reported as it goes, and never more than the space
 reserved for the volume; an upload through the API arrives the same way, relayed in
-chunks on ``lq.storage.upload.<volume id>``. The file is then streamed into the volume
+chunks on ``lq.host.<id>.upload.<volume id>``. The file is then streamed into the volume
 through libvirt.
 """
 
@@ -29,6 +29,7 @@ from agent import hv_pools, poolxml
 from agent.errors import AgentError
 from agent.hypervisor import Hypervisor
 from events import storage as se
+from events import subjects
 from events.bus import Bus
 from events.codec import encode
 from events.errors import LqError
@@ -55,7 +56,7 @@ class StorageService:
         while True:
             try:
                 sub = await self.bus.serve(
-                    se.request_subject(self.host_id), self.on_request, "agent"
+                    subjects.storage_subject(self.host_id), self.on_request, "agent"
                 )
                 break
             except LqError as exc:
@@ -105,7 +106,8 @@ class StorageService:
         while True:
             attempt += 1
             try:
-                raw = await self.bus.request(se.REPORT_SUBJECT, encode(report), timeout=10.0)
+                subject = subjects.storage_report_subject(self.host_id)
+                raw = await self.bus.request(subject, encode(report), timeout=10.0)
                 ack = se.ACK_DECODER.decode(raw)
                 if ack.ok:
                     return
@@ -221,7 +223,8 @@ class StorageService:
 
         target.unlink(missing_ok=True)
         target.touch()
-        sub = await self.bus.serve(se.upload_subject(vol.volume_id), chunk, "agent")
+        subject = subjects.upload_subject(self.host_id, vol.volume_id)
+        sub = await self.bus.serve(subject, chunk, "agent")
         try:
             while not done.is_set():  # the relay may pause, never for a minute
                 seen = received

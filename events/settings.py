@@ -16,6 +16,9 @@ from typing import Any
 
 import msgspec
 
+DEFAULT_BOOT_ROOTS = "/var/lib/limiquantix/boot,/var/cache/limiquantix,/boot"
+"""Where a direct-boot kernel/initrd may live on a host unless ``agent_boot_roots`` says."""
+
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     data_dir: str = ".lq"
@@ -47,6 +50,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     libvirt_uri: str = "test:///default"
     heartbeat_interval_s: float = 2.0
     agent_domain_type: str = "auto"  # "auto" | "kvm" | "qemu" (TCG): <domain type> on QEMU
+    # direct kernel boot: kernel/initrd must lie under one of these (comma-separated);
+    # libvirt relabels/chowns boot files, so an arbitrary host path must never be accepted
+    agent_boot_roots: str = DEFAULT_BOOT_ROOTS
     agent_sweep_interval_s: float = 5.0  # reconcile sweep + NIC addresses; 0 = off
     # console relay (docs/console.md)
     console_max_sessions: int = 16  # console sessions one agent relays at once
@@ -124,6 +130,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     # logging
     log_level: str = "INFO"
     log_json: bool = False
+
+    @property
+    def boot_roots(self) -> tuple[str, ...]:
+        """``agent_boot_roots`` as absolute paths (a direct-boot kernel/initrd lies under one)."""
+        return tuple(
+            os.path.normpath(p.strip()) for p in self.agent_boot_roots.split(",") if p.strip()
+        )
 
     @property
     def storage_roots(self) -> tuple[str, ...]:

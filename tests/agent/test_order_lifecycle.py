@@ -232,3 +232,28 @@ async def test_progress_is_reported_for_a_full_clone(hypervisor: Hypervisor) -> 
     done(await executor.execute(order(body)))
     assert seen[0] == ("copying disk0", 0)
     assert seen[-1] == ("copied disk1", 100)
+
+
+def test_boot_files_must_lie_under_the_boot_roots(tmp_path: Path) -> None:
+    from agent.act_power import within_roots
+
+    roots = (str(tmp_path / "boot"),)
+    (tmp_path / "boot").mkdir()
+    (tmp_path / "boot" / "vmlinuz").write_text("k")
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "shadow").write_text("secret")
+    (tmp_path / "boot" / "sneaky").symlink_to(tmp_path / "etc" / "shadow")
+    assert within_roots(str(tmp_path / "boot" / "vmlinuz"), roots)
+    assert not within_roots(str(tmp_path / "etc" / "shadow"), roots)
+    assert not within_roots(str(tmp_path / "boot" / ".." / "etc" / "shadow"), roots)
+    assert not within_roots(str(tmp_path / "boot" / "sneaky"), roots)  # symlinks resolved
+    assert not within_roots(str(tmp_path / "bootleg"), roots)
+
+
+async def test_a_kernel_outside_the_boot_roots_is_refused(
+    executor: OrderExecutor, hypervisor: Hypervisor
+) -> None:
+    vm_id = new_vm_id()
+    result = failed(await executor.execute(order(full(vm_id, kernel="/etc/shadow"))))
+    assert "outside the boot image directories" in result.error and result.permanent
+    assert await hypervisor.list_managed() == []
