@@ -24,7 +24,7 @@ function show(v: unknown): string {
 
 export function AsOfSlider({ kind, id, current }: { kind: HistoryKind; id: string; current: Row }) {
   const timeline = useEntityTimeline(kind, id)
-  const stops = timeline.data ?? []
+  const stops = timeline.data?.stops ?? []
   const [pos, setPos] = useState<number | null>(null)
   const index = pos ?? stops.length - 1
   const stop = stops[index]
@@ -90,11 +90,7 @@ export function EntityHistory({ kind, id, current }: { kind: HistoryKind; id: st
   const [filters, setFilters] = useState<EventFilters>({})
   const q = useEntityEvents(kind, id, filters)
   const timeline = useEntityTimeline(kind, id)
-  const types = useMemo(() => {
-    const seen = new Set<string>()
-    for (const e of timeline.data ?? []) seen.add(e.type)
-    return [`${kind}.`, 'task.', ...[...seen].sort()]
-  }, [timeline.data, kind])
+  const types = useMemo(() => [`${kind}.`, 'task.', ...(timeline.data?.types ?? [])], [timeline.data, kind])
   return (
     <>
       <AsOfSlider kind={kind} id={id} current={current} />

@@ -56,15 +56,39 @@ export function useAuditLog(filters: EventFilters) {
   })
 }
 
-/** Sequences at which the entity changed (newest 500), oldest first: the slider's stops. */
+export interface Timeline {
+  /** One event per sequence at which the entity changed, oldest first: the slider's stops. */
+  stops: LqEvent[]
+  /** Every event type the entity has, sorted: the type filter's choices. */
+  types: string[]
+}
+
+/**
+ * The timeline of an entity's events. One stream sequence can carry several events (a
+ * host's report lands as `task.succeeded` and `vm.resized` together); its stop is labelled
+ * with the entity's own last event there, and every type still reaches the filter.
+ */
+export function timelineOf(kind: HistoryKind, events: LqEvent[]): Timeline {
+  const stops = new Map<number, LqEvent>()
+  const own = (e: LqEvent) => e.type.startsWith(`${kind}.`)
+  const better = (a: LqEvent, b: LqEvent) => (own(a) !== own(b) ? own(a) : a.index > b.index)
+  for (const e of events) {
+    const seen = stops.get(e.seq)
+    if (!seen || better(e, seen)) stops.set(e.seq, e)
+  }
+  return {
+    stops: [...stops.values()].sort((a, b) => a.seq - b.seq),
+    types: [...new Set(events.map((e) => e.type))].sort(),
+  }
+}
+
+/** The entity's timeline from its newest 500 events. */
 export function useEntityTimeline(kind: HistoryKind, id: string) {
   return useQuery({
     queryKey: [kind, id, 'timeline'] as const,
     queryFn: async ({ signal }) => {
       const page = await api.get<Page<LqEvent>>(`/${collection(kind)}/${encodeURIComponent(id)}/events`, { limit: 500, order: 'desc' }, signal)
-      const stops = new Map<number, LqEvent>()
-      for (const e of page.items) if (!stops.has(e.seq)) stops.set(e.seq, e)
-      return [...stops.values()].reverse()
+      return timelineOf(kind, page.items)
     },
   })
 }
