@@ -274,8 +274,9 @@ async def list_events(
 ) -> Row:
     """The audit log, oldest first (``desc``: newest first): all of it, one aggregate's, or
     one task's; ``types`` are exact types or prefixes ending in ``.`` (``vm.``), ``actor``
-    is exact, ``q`` a substring of the aggregate id, actor or type; ``since``/``until`` are
-    ``projections.history.Point`` bounds (a sequence or a time, inclusive)."""
+    is exact, ``q`` a substring of the aggregate id, actor, type or the VM's/host's name;
+    ``since``/``until`` are ``projections.history.Point`` bounds (a sequence or a time,
+    inclusive)."""
     where: list[str] = []
     params: list[Any] = []
     if kind:
@@ -299,8 +300,13 @@ async def list_events(
         where.append("actor = %s")
         params.append(actor)
     if q:
-        where.append("(aggregate_id ILIKE %s OR actor ILIKE %s OR type ILIKE %s)")
-        params += [like(q)] * 3
+        # an operator searches by what they see: the VM's or host's name, not only its id
+        where.append(
+            "(aggregate_id ILIKE %s OR actor ILIKE %s OR type ILIKE %s"
+            " OR aggregate_id IN (SELECT id FROM vms WHERE name ILIKE %s"
+            " UNION ALL SELECT id FROM hosts WHERE name ILIKE %s))"
+        )
+        params += [like(q)] * 5
     for bound, op in ((since, ">="), (until, "<=")):
         if bound is not None:
             by_seq = bound.seq is not None

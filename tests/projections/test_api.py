@@ -256,6 +256,11 @@ async def test_event_listings(http: Client) -> None:
     assert after["items"][0]["seq"] == all_evs[-3]["seq"]
     hosts_only = await walk(http, "/events?kind=host", 100)
     assert {e["aggregate_kind"] for e in hosts_only} == {"host"}
+    # the audit search finds an entity by the name operators see, not only by its id
+    by_vm_name = await walk(http, "/events?q=web-003", 100)
+    assert by_vm_name and {e["aggregate_id"] for e in by_vm_name} == {vm_id(3)}
+    by_host_name = await walk(http, "/events?q=hv-2", 100)
+    assert {e["aggregate_id"] for e in by_host_name} == {"h2"}
     e = all_evs[0]
     assert set(e) == {
         "seq",
