@@ -5,12 +5,12 @@ agent opens libvirt's console stream (``agent.hv_console``), for ``vnc`` a conne
 domain's VNC server on this host; it answers ``ConsoleOpened`` only once the connection is
 open and it listens on the session's ``in`` and ``close`` subjects (under this host's
 prefix, ``lq.host.<id>.console.<session>.*``, which no other host may reach), so nothing
-the browser sends first is lost. Then it relays: what the VM sends goes out on ``out`` in chunks of at
-most ``CHUNK_BYTES``; what arrives on ``in`` is written to the VM (an empty message is the
-controlplane's keepalive). A session ends on ``close`` from the other side, when the VM
-closes its end (the domain stopped), after ``idle_timeout_s`` without a message on ``in``
-(the controlplane went away), when the browser's input piles up beyond a bound, and when
-the agent stops; the agent then publishes ``close`` itself.
+the browser sends first is lost. Then it relays: what the VM sends goes out on ``out`` in
+chunks of at most ``CHUNK_BYTES``; what arrives on ``in`` is written to the VM (an empty
+message is the controlplane's keepalive). A session ends on ``close`` from the other side,
+when the VM closes its end (the domain stopped), after ``idle_timeout_s`` without a
+message on ``in`` (the controlplane went away), when the browser's input piles up beyond a
+bound, and when the agent stops; the agent then publishes ``close`` itself.
 
 Resources are bounded: at most ``max_sessions`` sessions at once per agent, a bounded
 queue per direction, and every session closed by ``serve_consoles`` when it is cancelled.

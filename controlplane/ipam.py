@@ -14,8 +14,9 @@ replicas, as ``controlplane-pm`` is for VMs) and keeps two things true:
 - **Hosts.** After each batch, every host gets the new desired state of what changed
   (``controlplane.netspec``: networks with their DHCP host entries, nwfilters, NIC filter
   bindings) by request/reply (``events.netsync``); the answers become
-  ``network.state_observed``. A host that connects, or an agent that starts (``NetHello``),
-  gets everything.
+  ``network.state_observed``. A host that connects, or an agent that starts (``NetHello``
+  on its own ``lq.host.<id>.net.hello``; one naming another host than its subject is
+  rejected and logged), gets everything.
 
 Each reaction is idempotent (allocation is keyed by VM and NIC, pushes are desired state),
 so a redelivered batch does no harm.
@@ -36,6 +37,7 @@ from events import host as he
 from events import netsync as ns
 from events import network as ne
 from events import security_group as sge
+from events import subjects
 from events import task as te
 from events import vm as ve
 from events.aio import cancel_and_wait
@@ -121,7 +123,9 @@ class NetProcess:
         self._wakeups: set[asyncio.Task[None]] = set()
 
     async def run(self) -> None:
-        self._hello = await self.bus.serve(ns.HELLO, self._on_hello, queue="controlplane")
+        self._hello = await self.bus.serve_subjects(
+            subjects.NET_HELLOS_ALL, self._on_hello, queue="controlplane"
+        )
         try:
             while True:
                 try:
@@ -137,8 +141,17 @@ class NetProcess:
             await cancel_and_wait(list(self._wakeups))
             await self._hello.unsubscribe()
 
-    async def _on_hello(self, data: bytes) -> bytes:
+    async def _on_hello(self, subject: str, data: bytes) -> bytes:
         hello = ns.NET_HELLO_DECODER.decode(data)
+        sender = subjects.subject_host(subject)
+        if hello.host_id != sender:
+            log.warning(
+                "rejected network hello of host %s sent on host %s's subject %s",
+                hello.host_id,
+                sender,
+                subject,
+            )
+            return b"{}"
         task = asyncio.create_task(self.sync_host(hello.host_id), name="net-hello")
         self._wakeups.add(task)
         task.add_done_callback(self._wakeups.discard)
@@ -337,7 +350,7 @@ class NetProcess:
 
     async def send(self, host_id: str, sync: ns.NetSync) -> None:
         try:
-            raw = await self.bus.request(ns.net_subject(host_id), encode(sync), self.timeout)
+            raw = await self.bus.request(subjects.net_subject(host_id), encode(sync), self.timeout)
             reply = ns.NET_SYNC_REPLY_DECODER.decode(raw)
         except (StoreUnavailable, ValueError) as exc:
             log.warning("host %s did not take the network state: %s", host_id, exc)

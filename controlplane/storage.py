@@ -6,8 +6,9 @@ It reacts to ``storage_pool`` events through its own durable consumer
 (``controlplane-storage-vms``: a volume deletion waits for its VMs to detach it), asking
 agents over core request/reply (``events.storage.request_subject``) to define, undefine
 or refresh pools and to create, clone, import, resize or delete volumes. Agents answer at
-once and report the outcome on ``lq.storage.report``, served here (queue group
-``controlplane``), which becomes
+once and report the outcome on ``lq.host.<id>.storage.report``, served here (queue group
+``controlplane``; a report whose body names another host than its subject is rejected and
+logged: the server lets a host publish only on its own subjects), which becomes
 ``volume.ready``/``volume.resized``/``volume.deleted``/``volume.failed`` or
 ``storage_pool.state_observed`` on the pool.
 
@@ -32,6 +33,7 @@ from controlplane.domain.errors import DomainError
 from controlplane.handlers import Handler, TooMuchContention
 from events import host as he
 from events import storage as se
+from events import subjects
 from events import vm as ve
 from events.base import Meta, utcnow
 from events.bus import Bus, Subscription
@@ -86,8 +88,8 @@ class StorageProcess:
         self._hellos: set[asyncio.Task[None]] = set()
 
     async def run(self) -> None:
-        sub: Subscription = await self.bus.serve(
-            se.REPORT_SUBJECT, self.on_report, queue="controlplane"
+        sub: Subscription = await self.bus.serve_subjects(
+            subjects.STORAGE_REPORTS_ALL, self.on_report, queue="controlplane"
         )
         tasks = [
             asyncio.create_task(self._consume("controlplane-storage", "lq.evt.storage_pool.*")),
@@ -264,7 +266,8 @@ class StorageProcess:
     async def _send(self, host_id: str, request: se.StorageRequest) -> str:
         """Ask the host; "" when it took the request, else why it could not."""
         try:
-            raw = await self.bus.request(se.request_subject(host_id), encode(request), timeout=10.0)
+            subject = subjects.storage_subject(host_id)
+            raw = await self.bus.request(subject, encode(request), timeout=10.0)
             ack = se.ACK_DECODER.decode(raw)
         except (StoreUnavailable, ValueError) as exc:
             log.warning("host %s did not take storage %s: %s", host_id, request.op, exc)
@@ -312,11 +315,20 @@ class StorageProcess:
 
     # ------------------------------------------------------------ reports
 
-    async def on_report(self, data: bytes) -> bytes:
+    async def on_report(self, subject: str, data: bytes) -> bytes:
         try:
             report = se.REPORT_DECODER.decode(data)
+            sender = subjects.subject_host(subject)
         except ValueError as exc:
             return encode(se.StorageAck(ok=False, error=f"malformed report: {exc}"))
+        if report.host_id != sender:
+            log.warning(
+                "rejected storage report of host %s sent on host %s's subject %s",
+                report.host_id,
+                sender,
+                subject,
+            )
+            return encode(se.StorageAck(ok=False, error="the report names another host"))
         try:
             await self.apply_report(report)
         except _TRANSIENT as exc:

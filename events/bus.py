@@ -222,13 +222,17 @@ class Bus:
         """Publish to ``lq.host.<host_id>.order`` with ``Nats-Msg-Id`` = ``order_id``."""
         await self._publish_js(subjects.order_subject(order.host_id), encode(order), order.order_id)
 
-    def orders(self, host_id: str) -> AsyncIterator[Delivery[Order]]:
-        """This host's orders, from its durable consumer ``agent-<host_id>``."""
+    def orders(self, host_id: str, wait: float = 1.0) -> AsyncIterator[Delivery[Order]]:
+        """This host's orders, from its durable consumer ``agent-<host_id>``. ``wait``: how
+        long one pull request lingers on the server (an order is delivered as soon as it
+        is stored either way; a longer wait costs an idle host fewer requests, but a pull
+        request lost in a reconnect is only renewed after it)."""
         return self._work(
             subjects.ORDERS_STREAM,
             f"agent-{host_id}",
             subjects.order_subject(host_id),
             ORDER_DECODER,
+            wait=wait,
         )
 
     async def ensure_orders_consumer(self, host_id: str) -> None:
@@ -261,6 +265,7 @@ class Bus:
         *,
         ack_wait: float = 30.0,
         batch: int = 32,
+        wait: float = 1.0,
     ) -> AsyncIterator[Delivery[T]]:
         """Explicit-ack deliveries of a work-queue stream's durable pull consumer."""
         config = _work_config(durable, subject, ack_wait)
@@ -274,7 +279,7 @@ class Bus:
             raise StoreUnavailable(f"consumer {durable} on {stream}: {exc!r}") from exc
         try:
             while True:
-                for msg in await streaming.fetch(psub, batch, 1.0):
+                for msg in await streaming.fetch(psub, batch, wait):
                     try:
                         value = decoder.decode(msg.data)
                     except msgspec.DecodeError as exc:
@@ -564,9 +569,20 @@ class Bus:
     async def serve(
         self, subject: str, handler: Callable[[bytes], Awaitable[bytes]], queue: str
     ) -> Subscription:
+        async def by_data(_subject: str, data: bytes) -> bytes:
+            return await handler(data)
+
+        return await self.serve_subjects(subject, by_data, queue)
+
+    async def serve_subjects(
+        self, subject: str, handler: Callable[[str, bytes], Awaitable[bytes]], queue: str
+    ) -> Subscription:
+        """``serve`` for a wildcard ``subject``: the handler also gets the subject each
+        request came on (which host sent it, when the server's permissions vouch for it)."""
+
         async def cb(msg: Msg) -> None:
             try:
-                reply = await handler(msg.data)
+                reply = await handler(msg.subject, msg.data)
             except asyncio.CancelledError:
                 raise
             except Exception:

@@ -5,9 +5,11 @@ The browser opens an authenticated WebSocket on the controlplane
 VM's host (request/reply on ``lq.host.<id>.console``); the agent opens the connection on
 its host (libvirt's console stream for ``serial``, the domain's local VNC socket for
 ``vnc``) and relays bytes over core NATS: it publishes what the VM sends on
-``lq.console.<session>.out`` and writes what arrives on ``lq.console.<session>.in``.
-Either side publishes on ``lq.console.<session>.close`` to end the session; the agent
-also ends it after ``idle_timeout_s`` without traffic from the browser side.
+``lq.host.<id>.console.<session>.out`` and writes what arrives on
+``lq.host.<id>.console.<session>.in``. Either side publishes on
+``lq.host.<id>.console.<session>.close`` to end the session; the agent also ends it after
+``idle_timeout_s`` without traffic from the browser side. The relay subjects carry the host
+id so that the server lets only that host's NATS user near them (docs/security.md).
 """
 
 from __future__ import annotations

@@ -9,7 +9,9 @@ with nkey users only (the server holds public keys, never a secret):
 - one user **per enrolled host**, whose key the agent generates itself and presents at
   enrolment (with a signature proving it holds the seed): it may consume only its own
   order consumer, publish only its own reports, metrics, heartbeat and HA lease, answer the
-  requests made to it, and read only replies sent to its own inbox prefix.
+  requests made to it, and read only replies sent to its own inbox prefix. Every subject
+  a host speaks or hears names it (``lq.host.<id>.…``, ``events.subjects``), so no
+  permission of one host reaches another's console sessions, uploads or reports.
 
 The controlplane renders the users into an include file of the server's configuration
 (``<data dir>/nats/auth.conf``) and makes the server reload it (SIGHUP). This module is
@@ -188,19 +190,20 @@ def host_permissions(host_id: str) -> dict[str, Any]:
         f"$JS.API.CONSUMER.INFO.{consumer}",
         f"$JS.API.CONSUMER.MSG.NEXT.{consumer}",
         f"$JS.ACK.{consumer}.>",
-        "lq.storage.report",
-        "lq.net.hello",
-        subjects.console_stream_subject("*", "out"),
-        subjects.console_stream_subject("*", "close"),
+        subjects.storage_report_subject(host_id),
+        subjects.net_hello_subject(host_id),
+        # its own console sessions only: the session id is the one wildcard token
+        subjects.console_stream_subject(host_id, "*", "out"),
+        subjects.console_stream_subject(host_id, "*", "close"),
     ]
     subscribe = [
         f"{host_inbox(host_id)}.>",
         subjects.console_subject(host_id),
-        f"lq.host.{host_id}.storage",
-        f"lq.host.{host_id}.net",
-        subjects.console_stream_subject("*", "in"),
-        subjects.console_stream_subject("*", "close"),
-        "lq.storage.upload.*",
+        subjects.storage_subject(host_id),
+        subjects.net_subject(host_id),
+        subjects.console_stream_subject(host_id, "*", "in"),
+        subjects.console_stream_subject(host_id, "*", "close"),
+        subjects.upload_subject(host_id, "*"),
     ]
     return {
         "publish": {"allow": publish},

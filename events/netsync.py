@@ -5,8 +5,9 @@ the order stream: every request carries the **whole desired state** of what it n
 network with all its DHCP host entries, a filter with all its rules), so applying it twice
 or out of date is harmless and a lost request is repaired by the next one. The
 controlplane sends one after every change and a full one when a host connects or an agent
-starts (the agent asks with ``NetHello`` on ``lq.net.hello``); the reply says what the host
-now has, which becomes ``network.state_observed``.
+starts (the agent asks with ``NetHello`` on ``lq.host.<host_id>.net.hello``, whose body's
+``host_id`` must be the subject's); the reply says what the host now has, which becomes
+``network.state_observed``. The subjects are named in ``events.subjects``.
 """
 
 from __future__ import annotations
@@ -16,12 +17,7 @@ import msgspec
 from events.network import HostNetworkState, NetworkType, Reservation
 from events.security_group import Direction, Protocol
 
-HELLO = "lq.net.hello"
 FILTER_PREFIX = "lq-sg-"
-
-
-def net_subject(host_id: str) -> str:
-    return f"lq.host.{host_id}.net"
 
 
 def filter_name(group_id: str) -> str:

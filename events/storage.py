@@ -14,8 +14,10 @@ one plain shape. The agent turns them into libvirt pool XML (``agent.poolxml``).
 The controlplane and the agents talk about storage over core request/reply (not the VM
 order stream, whose orders and reports are keyed by VM): ``StorageRequest`` on
 ``lq.host.<id>.storage`` (the agent answers ``StorageAck`` at once and works), and the
-outcome as ``StorageReport`` on ``lq.storage.report`` (the controlplane answers
-``StorageAck`` once it recorded it; the agent retries until then).
+outcome as ``StorageReport`` on ``lq.host.<id>.storage.report`` (the controlplane answers
+``StorageAck`` once it recorded it; the agent retries until then). An upload's chunks go
+to the host on ``lq.host.<id>.upload.<volume id>`` (an empty chunk ends it; each is
+answered ``StorageAck``). The subjects are named in ``events.subjects``.
 """
 
 from __future__ import annotations
@@ -308,7 +310,6 @@ STORAGE_EVENTS = (
 
 # -- the controlplane ↔ agent storage channel (core request/reply) -----------------------
 
-REPORT_SUBJECT = "lq.storage.report"
 HELLO = "hello"
 """``StorageReport.op`` of an agent that is ready for requests: its pools are sent again."""
 
@@ -317,17 +318,6 @@ UPLOAD_SOURCE = "upload:"
 """``VolumeCreated.source_url`` of a volume whose bytes come through the API (an upload)."""
 UPLOAD_CHUNK = 512 * 1024
 """Bytes per relayed upload message (under NATS' default 1 MiB payload limit)."""
-
-
-def upload_subject(volume_id: str) -> str:
-    """Request/reply: the API relays an upload's chunks to the receiving agent; an empty
-    chunk ends it. The agent answers each chunk with ``StorageAck``."""
-    return f"lq.storage.upload.{volume_id}"
-
-
-def request_subject(host_id: str) -> str:
-    """Where a host's agent takes storage requests."""
-    return f"lq.host.{host_id}.storage"
 
 
 class PoolSpec(msgspec.Struct, frozen=True, kw_only=True):
@@ -349,8 +339,8 @@ class VolumeSpec(msgspec.Struct, frozen=True, kw_only=True):
 class StorageRequest(msgspec.Struct, frozen=True, kw_only=True):
     """One thing for a host to do. ``op``: ``define`` (realise the pool), ``undefine``,
     ``refresh``, ``create``, ``clone`` (from ``source``), ``import`` (from ``url``),
-    ``receive`` (an upload relayed in chunks on ``upload_subject``), ``resize`` (to
-    ``volume.size_bytes``), ``delete``. ``op_id`` makes a repeat harmless."""
+    ``receive`` (an upload relayed in chunks on ``events.subjects.upload_subject``),
+    ``resize`` (to ``volume.size_bytes``), ``delete``. ``op_id`` makes a repeat harmless."""
 
     op_id: str
     op: Literal[

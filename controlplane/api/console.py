@@ -134,7 +134,7 @@ class _Relay:
         self._bytes_out = self._bytes_in = 0
 
     def _subject(self, direction: str) -> str:
-        return subjects.console_stream_subject(self.session_id, direction)
+        return subjects.console_stream_subject(self.host_id, self.session_id, direction)
 
     async def open(self) -> None:
         """Listen on ``out`` and ``close``, then ask the host to open the session."""

@@ -8,7 +8,7 @@ Refusals are problem+json and append nothing. Deleting a volume looks up the VMs
 disks use it (``pool_id`` + volume name, or the ``<vm_id>-<disk_id>.qcow2`` naming rule);
 ``force=true`` asks each of those VMs to detach the disk first. An upload
 (``POST /api/v1/volumes/upload``) reserves its ``Content-Length`` and relays the body to
-the pool's host in acknowledged chunks (``events.storage.upload_subject``).
+the pool's host in acknowledged chunks (``events.subjects.upload_subject``).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from controlplane.domain.errors import (
     UnknownPart,
 )
 from controlplane.handlers import Outcome, TooMuchContention
-from events import problems
+from events import problems, subjects
 from events import storage as se
 from events.base import new_id
 from events.bus import Bus
@@ -353,11 +353,11 @@ async def _relay(request: web.Request, host_id: str, pool: sd.Pool, vol: sd.Volu
         url=se.UPLOAD_SOURCE,
     )
     ack = se.ACK_DECODER.decode(
-        await bus.request(se.request_subject(host_id), encode(order), timeout=10.0)
+        await bus.request(subjects.storage_subject(host_id), encode(order), timeout=10.0)
     )
     if not ack.ok:
         raise ValueError(ack.error)
-    subject = se.upload_subject(vol.volume_id)
+    subject = subjects.upload_subject(host_id, vol.volume_id)
     first = True
     async for chunk in _chunks(request):
         await _send_chunk(bus, subject, chunk, wait_for_receiver=first)

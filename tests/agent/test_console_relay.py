@@ -111,7 +111,7 @@ class Client:
     subs: list[Subscription] = field(default_factory=list)
 
     def subject(self, direction: str) -> str:
-        return subjects.console_stream_subject(self.session_id, direction)
+        return subjects.console_stream_subject(HOST_ID, self.session_id, direction)
 
     async def open(self, vm_id: str, kind: str = "vnc", idle: float = 60.0) -> ConsoleOpened:
         async def on_out(data: bytes) -> None:

@@ -3,13 +3,16 @@
 The stack runs as ``lq up`` runs it (``nats_auth = "embedded"``): agents enrol with the
 join credential, get their own users, and do their whole job (enrol → order → report) with
 them. A host's credentials cannot publish another host's reports, fetch its orders, read
-its replies or write its heartbeat; the server refuses and logs each attempt. A host
-whose credentials are revoked is cut off, and comes back only with a new key.
+its replies or write its heartbeat, nor reach another host's console sessions, uploads,
+storage reports or network hello; the server refuses and logs each attempt, and a body
+naming another host than its subject is rejected by the controlplane. A host whose
+credentials are revoked is cut off, and comes back only with a new key.
 """
 
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import re
 from collections.abc import AsyncIterator, Iterator
@@ -22,8 +25,10 @@ from nats.aio.client import Client as NATS
 
 from controlplane.natsauth import HostKeys
 from events import natsauth, subjects
+from events import netsync as ns
 from events import reports as rp
 from events import settings as settings_mod
+from events import storage as se
 from events.base import new_id, utcnow
 from events.bus import Bus
 from events.codec import encode
@@ -32,6 +37,7 @@ from events.settings import Settings
 from lq.embedded import NatsServer, start_nats
 from tests.integration.conftest import Stack, StackFactory
 from tests.integration.lifecycle import make_vm, vm_view
+from tests.storage.helpers import make_pool, wait_pool, wait_volume
 
 AUTH = {"nats_auth": "embedded"}
 
@@ -205,6 +211,97 @@ async def test_a_host_cannot_act_for_another(
     assert (await vm_view(stack, vm_on_b))["state"] == "running"
 
 
+async def test_console_upload_and_storage_subjects_are_the_hosts_own(
+    make_stack: StackFactory,
+    auth_server: NatsServer,
+    clients: list[Client],
+    caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
+) -> None:
+    root = str(tmp_path / "pools")
+    stack = await make_stack(hosts=[(8, 8192), (8, 8192)], storage_allowed_roots=root, **AUTH)
+    a, b = stack.agents["sim-1"].host_id, stack.agents["sim-2"].host_id
+    assert a and b and a != b
+    # the real flows under host users: A reports its pool's state, takes an upload
+    pool_id = await make_pool(stack, root, capacity_gib=4, host_ids=[a])
+    await wait_pool(stack, pool_id)
+    data = b"x" * (se.UPLOAD_CHUNK + 4096)
+    status, made, _ = await stack.request(
+        "POST",
+        f"/api/v1/volumes/upload?pool_id={pool_id}&name=up.raw&format=raw",
+        data=io.BytesIO(data),
+        headers={"Content-Type": "application/octet-stream", "Content-Length": str(len(data))},
+    )
+    assert status == 202, made
+    done = await wait_volume(stack, made["volume_id"])
+    assert done is not None and done["size_bytes"] == len(data)
+    server_log = (auth_server.store_dir / "nats.log").read_text()
+    assert "Violation" not in server_log, [x for x in server_log.splitlines() if "Violation" in x]
+
+    host_a = await Client().connect(auth_server.url, _host_auth(stack, "sim-1"))
+    clients.append(host_a)
+    nc = host_a.nc
+    # A hears its own console input and uploads (what the service user sends there)
+    heard: asyncio.Queue[str] = asyncio.Queue()
+
+    async def on_msg(msg: Any) -> None:
+        await heard.put(msg.subject)
+
+    own = [
+        subjects.console_stream_subject(a, "s1", "in"),
+        subjects.console_stream_subject(a, "s1", "close"),
+        subjects.upload_subject(a, "v1"),
+    ]
+    for subject in own:
+        await nc.subscribe(subject, cb=on_msg)
+    await nc.flush()
+    svc = await Bus.connect(
+        auth_server.url, name="test-svc", auth=natsauth.service_auth(stack.settings)
+    )
+    try:
+        for subject in own:
+            await svc.publish(subject, b"x")
+            assert await asyncio.wait_for(heard.get(), 5.0) == subject
+    finally:
+        await svc.close()
+    assert not host_a.errors, host_a.errors
+
+    # but not B's sessions and uploads, nor every host's at once
+    for subject in (
+        subjects.console_stream_subject(b, "*", "in"),
+        subjects.console_stream_subject(b, "*", "out"),
+        subjects.console_stream_subject(b, "*", "close"),
+        subjects.console_stream_subject("*", "*", "in"),
+        subjects.console_stream_subject("*", "*", "out"),
+        subjects.upload_subject(b, "*"),
+        subjects.upload_subject("*", "*"),
+        subjects.STORAGE_REPORTS_ALL,
+        subjects.NET_HELLOS_ALL,
+    ):
+        await nc.subscribe(subject)
+        await host_a.refused(f'subscription to "{subject}"')
+    # nor speak for B: its storage report, network hello, console output or end
+    for subject in (
+        subjects.storage_report_subject(b),
+        subjects.net_hello_subject(b),
+        subjects.console_stream_subject(b, "s1", "out"),
+        subjects.console_stream_subject(b, "s1", "close"),
+        subjects.upload_subject(b, "v1"),
+    ):
+        await nc.publish(subject, b"{}")
+        await host_a.refused(f'publish to "{subject}"')
+
+    # on its own subjects, a body naming B is rejected and logged by the controlplane
+    caplog.set_level(logging.WARNING, logger="controlplane")
+    report = se.StorageReport(host_id=b, pools=[])
+    reply = await nc.request(subjects.storage_report_subject(a), encode(report), timeout=5.0)
+    ack = se.ACK_DECODER.decode(reply.data)
+    assert not ack.ok and "another host" in ack.error
+    await nc.request(subjects.net_hello_subject(a), encode(ns.NetHello(host_id=b)), timeout=5.0)
+    for words in ("rejected storage report", "rejected network hello"):
+        assert any(words in r.getMessage() and b in r.getMessage() for r in caplog.records), words
+
+
 async def test_enrolment_cannot_take_over_an_enrolled_host(
     make_stack: StackFactory, auth_server: NatsServer, clients: list[Client], tmp_path: Path
 ) -> None:
@@ -299,6 +396,8 @@ def test_permissions_name_only_the_hosts_own_subjects() -> None:
     allowed = perms["publish"]["allow"] + perms["subscribe"]["allow"]
     assert not [s for s in allowed if "h2" in s or s in ("lq.>", ">", "$JS.API.>", "_INBOX.>")]
     assert "lq.host.h1.report" in perms["publish"]["allow"]
+    own = ("lq.host.h1.", "$", "_INBOX_HOST.h1.")  # every subject of its own names it
+    assert all(s.startswith(own) or s == subjects.ENROLL for s in allowed), allowed
     assert "_INBOX_HOST.h1.>" in perms["subscribe"]["allow"]
     for bad in ("a.b", "*", ">", "", "x y"):
         with pytest.raises(ValueError):
