@@ -20,6 +20,7 @@ from datetime import timedelta
 from controlplane.domain import host as hd
 from controlplane.domain import vm as vd
 from controlplane.domain.errors import DomainError
+from controlplane.fleet import Fleet
 from controlplane.handlers import Handler, TooMuchContention
 from controlplane.natsauth import HostKeys
 from controlplane.processes import order_deadline_s, order_id
@@ -44,6 +45,7 @@ class AgentLink:
         self.handler = handler
         self.repo = handler.repo
         self.settings = settings
+        self.fleet = Fleet(self.repo, settings)  # default overcommit, changeable at runtime
         self.host_keys = HostKeys(bus, settings)
 
     # ------------------------------------------------------------ enrolment
@@ -64,14 +66,15 @@ class AgentLink:
             host_id = same_name[0].host_id if same_name else (host_id or new_id())
         if self.host_keys.enabled and (refused := await self.host_keys.admit(host_id, req)):
             return encode(rp.EnrollReply(ok=False, error=refused))
+        fleet = self.fleet.effective()
         command = hd.Enroll(
             host_id=host_id,
             name=req.name,
             uri=req.uri,
             cpus=req.cpus,
             memory_mib=req.memory_mib,
-            cpu_overcommit=self.settings.default_cpu_overcommit,
-            memory_overcommit=self.settings.default_memory_overcommit,
+            cpu_overcommit=fleet.default_cpu_overcommit,
+            memory_overcommit=fleet.default_memory_overcommit,
         )
         meta = Meta(actor=f"agent:{req.name}", occurred_at=utcnow())
         try:

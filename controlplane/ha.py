@@ -264,7 +264,8 @@ class HaWatch:
             exclude=() if same_ok else (source.host_id,),
             stay_in_cluster_of=source.host_id,
         )
-        ranked, decision = scheduler.choose(self.repo, ask, "spread")
+        # an HA restart may use the failover share ordinary placement keeps free
+        ranked, decision = scheduler.choose(self.repo, ask, "spread", keep_failover=False)
         meta = Meta(actor=ACTOR, occurred_at=utcnow())
         reasons: list[str] = []
         for host in ranked:

@@ -43,6 +43,7 @@ from controlplane.domain import host as hd
 from controlplane.domain import host_maintenance as hm
 from controlplane.domain import vm as vd
 from controlplane.domain.errors import DomainError, InsufficientCapacity
+from controlplane.fleet import Fleet
 from controlplane.handlers import Handler, Outcome, TooMuchContention
 from controlplane.processes import SYSTEM, order_id
 from events import host as he
@@ -114,6 +115,7 @@ class MigrationProcess:
         self.handler = handler
         self.repo = handler.repo
         self.settings = settings
+        self.fleet = Fleet(self.repo, settings)  # placement_strategy, changeable at runtime
         self._pump_lock = asyncio.Lock()
 
     async def run(self) -> None:
@@ -244,7 +246,8 @@ class MigrationProcess:
             only=[wanted] if wanted else None,
             stay_in_cluster_of=None if wanted else vm.host_id,
         )
-        ranked, decision = scheduler.choose(self.repo, ask, self.settings.placement_strategy)
+        strategy = self.fleet.effective().placement_strategy
+        ranked, decision = scheduler.choose(self.repo, ask, strategy, moving_from=vm.host_id)
         reasons = [c.reason for c in decision.candidates if not c.accepted]
         if wanted and self.repo.host(wanted) is None:
             reasons = [f"host {wanted} is not enrolled"]

@@ -5,7 +5,9 @@ own host when it moves), requested host, state (only ``connected``: never a host
 maintenance, disconnected or down), cluster (a VM in a resource pool stays in the pool's
 cluster; a move without a destination stays in its source's cluster), labels (the VM's
 placement labels must all be on the host), capacity (with the host's overcommit ratios),
-hard affinity rules. Weighers then score the hosts that passed: ``spread`` prefers the
+failover capacity (a cluster with HA on keeps ``ha.failover_capacity_percent`` of its
+capacity free for HA restarts: ``Room``, computed by ``failover_room``), hard affinity
+rules. Weighers then score the hosts that passed: ``spread`` prefers the
 largest free fraction of memory and vCPUs after placement, ``pack`` the smallest; every
 broken soft rule costs 1 and every kept one earns 0.5. Load is the allocation (the
 reservations), which is what capacity means here.
@@ -41,6 +43,57 @@ class Ask:
     cluster_id: str | None = None  # None: any host
 
 
+@dataclass(frozen=True, slots=True)
+class Room:
+    """What ordinary placement may still put into one HA cluster: its capacity less the
+    failover share (``percent``) less what is already allocated there."""
+
+    cluster_id: str
+    name: str
+    percent: int
+    vcpus: int
+    memory_mib: int
+
+    def refusal(self, vcpus: int, memory_mib: int) -> str | None:
+        """Why ``vcpus``/``memory_mib`` would eat into the failover share (None: they fit)."""
+        if vcpus <= self.vcpus and memory_mib <= self.memory_mib:
+            return None
+        return (
+            f"cluster {self.name} keeps {self.percent}% of its capacity free for HA failover: "
+            f"{max(self.vcpus, 0)} vCPUs and {max(self.memory_mib, 0)} MiB may still be placed"
+        )
+
+
+def failover_room(
+    hosts: Iterable[Host], cluster_id: str, name: str, percent: int, vm_id: str = ""
+) -> Room:
+    """The room ordinary placement has in cluster ``cluster_id`` (vCenter's "percentage of
+    cluster resources reserved as failover spare capacity").
+
+    Capacity is that of the cluster's connected hosts (with overcommit); allocated is every
+    reservation on any of its hosts — a down host's VMs wait for their restart — except
+    ``vm_id``'s own (a VM moving inside the cluster does not count twice)."""
+    cpu_cap = mem_cap = cpu_used = mem_used = 0
+    for h in hosts:
+        if h.cluster_id != cluster_id:
+            continue
+        if h.state == "connected":
+            cpu_cap += h.vcpu_capacity
+            mem_cap += h.memory_capacity_mib
+        for vid, r in h.reservations.items():
+            if vid != vm_id:
+                cpu_used += r.vcpus
+                mem_used += r.memory_mib
+    keep = max(0, min(percent, 100)) / 100
+    return Room(
+        cluster_id=cluster_id,
+        name=name,
+        percent=percent,
+        vcpus=int(cpu_cap * (1 - keep)) - cpu_used,
+        memory_mib=int(mem_cap * (1 - keep)) - mem_used,
+    )
+
+
 def choose(
     hosts: Iterable[Host],
     ask: Ask,
@@ -48,16 +101,19 @@ def choose(
     rules: Iterable[ad.Rule] = (),
     where: Mapping[str, str | None] | None = None,
     strategy: str = "spread",
+    rooms: Mapping[str, Room] | None = None,
 ) -> tuple[list[Host], ve.PlacementDecision]:
     """Hosts that can take ``ask`` now, best first, and the decision that explains it.
 
     ``rules`` are the affinity rules (only those naming the VM matter), ``where`` the host
-    of every other VM (vm id → host id)."""
+    of every other VM (vm id → host id), ``rooms`` the HA clusters whose failover share
+    this placement must leave free (cluster id → room; HA restarts pass none)."""
     mine = ad.rules_for(rules, ask.vm_id)
     hard = [r for r in mine if r.hard]
     soft = [r for r in mine if not r.hard]
     sets = ad.host_sets(mine)
     located: Mapping[str, str | None] = where or {}
+    limits: Mapping[str, Room] = rooms or {}
     pack = strategy == "pack"
     accepted: list[tuple[float, Host]] = []
     rejected: list[ve.PlacementCandidate] = []
@@ -98,6 +154,10 @@ def choose(
                 f"host {h.name} is full: {cpu_cap - cpu_used} vCPUs and "
                 f"{mem_cap - mem_used} MiB free",
             )
+            continue
+        spare = limits.get(h.cluster_id) if h.cluster_id is not None else None
+        if spare is not None and (why := spare.refusal(ask.vcpus, ask.memory_mib)):
+            refuse(h, "failover-capacity", f"host {h.name}: {why}")
             continue
         if hard and (broken := ad.violations(hard, ask.vm_id, h.host_id, located, sets)):
             refuse(h, "affinity", f"host {h.name} would break rule {broken[0].name}")

@@ -23,6 +23,7 @@ from controlplane.domain import host as hd
 from controlplane.domain import vm as vd
 from controlplane.domain import vm_state as vs
 from controlplane.domain.errors import DomainError, InsufficientCapacity
+from controlplane.fleet import Fleet
 from controlplane.handlers import Handler, TooMuchContention
 from events import orders as od
 from events import vm as ve
@@ -58,6 +59,7 @@ class VmProcess:
         self.handler = handler
         self.repo = handler.repo
         self.settings = settings
+        self.fleet = Fleet(self.repo, settings)
 
     async def run(self) -> None:
         """Consume the stream forever; batches are acknowledged after they are handled."""
@@ -161,9 +163,8 @@ class VmProcess:
                     reasons.append(f"host {vm.pinned_host_id} is not enrolled")
                 hosts = pinned
             ask = scheduler.ask_for(self.repo, vm)
-            candidates, decision = scheduler.choose(
-                self.repo, ask, self.settings.placement_strategy, hosts
-            )
+            strategy = self.fleet.effective().placement_strategy  # changeable at runtime
+            candidates, decision = scheduler.choose(self.repo, ask, strategy, hosts)
             reasons.extend(c.reason for c in decision.candidates if not c.accepted)
             for candidate in candidates:
                 try:
@@ -203,7 +204,8 @@ class VmProcess:
 
     async def reserve_for_resize(self, env: Envelope, e: ve.ResizeRequested) -> bool:
         """Hold room for the larger of the old and new sizes while the resize runs; a host
-        without that room fails the task before any order is sent."""
+        without that room, or a growth into its HA cluster's failover share, fails the task
+        before any order is sent."""
         vm = self.repo.vm(e.vm_id)
         task_id = env.correlation_id
         if vm is None or task_id is None or vm.pending is None or vm.pending.task_id != task_id:
@@ -215,7 +217,14 @@ class VmProcess:
             vcpus=max(vm.vcpus, e.vcpus),
             memory_mib=max(vm.memory_mib, e.memory_mib),
         )
+        host = self.repo.host(vm.host_id)
+        rooms = scheduler.failover_rooms(self.repo, vm.vm_id)
+        spare = rooms.get(host.cluster_id) if host is not None and host.cluster_id else None
+        cpus = resize.vcpus if resize.vcpus > vm.vcpus else 0  # only what grows is checked
+        memory = resize.memory_mib if resize.memory_mib > vm.memory_mib else 0
         try:
+            if spare and (cpus or memory) and (why := spare.refusal(cpus, memory)):
+                raise InsufficientCapacity(why)
             await self.handler.execute("host", vm.host_id, hd.decider(resize), _meta(env))
         except InsufficientCapacity as exc:
             reason = f"no room for the resize: {exc}"

@@ -2,6 +2,11 @@
 the repository — which hosts, which rules, where every other VM is, which cluster a VM
 must stay in. Used by creation (``processes``), migration, evacuation planning, HA and DRS,
 so all of them filter and weigh hosts the same way.
+
+Ordinary placements leave the failover share of every cluster with HA on free
+(``failover_rooms``, docs/ha.md); an HA restart passes ``keep_failover=False`` (that share
+is there for it), and a move inside one cluster is exempt from its own cluster's share (it
+adds nothing to the cluster's allocation).
 """
 
 from __future__ import annotations
@@ -71,17 +76,53 @@ def ask_for(
     )
 
 
+def failover_rooms(
+    repo: Repository, vm_id: str = "", exempt: str | None = None
+) -> dict[str, placement.Room]:
+    """The room ordinary placement has in each cluster with HA on and a failover share,
+    but cluster ``exempt`` (cluster id → room; ``vm_id``'s own reservation not counted)."""
+    clusters = [
+        c
+        for c in repo.all("cluster")
+        if isinstance(c, cd.Cluster)
+        and not c.deleted
+        and c.ha.enabled
+        and c.ha.failover_capacity_percent > 0
+        and c.cluster_id != exempt
+    ]
+    if not clusters:
+        return {}
+    hosts = list(repo.all("host"))
+    return {
+        c.cluster_id: placement.failover_room(
+            hosts, c.cluster_id, c.name, c.ha.failover_capacity_percent, vm_id
+        )
+        for c in clusters
+    }
+
+
 def choose(
     repo: Repository,
     ask: placement.Ask,
     strategy: str,
     hosts: Iterable[Host] | None = None,
     located: Mapping[str, str | None] | None = None,
+    *,
+    keep_failover: bool = True,
+    moving_from: str | None = None,
 ) -> tuple[list[Host], ve.PlacementDecision]:
+    """Placement over the live state. ``keep_failover`` (every placement but an HA
+    restart) leaves HA clusters' failover share free; ``moving_from`` (a migration's source
+    host) exempts that host's own cluster."""
+    rooms: dict[str, placement.Room] = {}
+    if keep_failover:
+        source = repo.host(moving_from) if moving_from is not None else None
+        rooms = failover_rooms(repo, ask.vm_id, source.cluster_id if source else None)
     return placement.choose(
         list(repo.all("host")) if hosts is None else hosts,
         ask,
         rules=rules(repo),
         where=where(repo) if located is None else located,
         strategy=strategy,
+        rooms=rooms,
     )

@@ -33,6 +33,7 @@ from controlplane.domain import cluster as cd
 from controlplane.domain import host as hd
 from controlplane.domain import host_maintenance as hm
 from controlplane.domain.errors import UnknownAggregate
+from controlplane.fleet import Fleet
 from events import cluster as ce
 from events import problems
 from events.base import new_id
@@ -160,8 +161,9 @@ async def enter_maintenance(request: web.Request) -> web.Response:
     host = _host(request)
     if host.state == "maintenance":
         raise problems.conflict(f"host {host.name} is already in maintenance")
-    settings = request.app[SETTINGS]
-    plan = evacuation.plan(request.app[COMMANDS].repo, host.host_id, settings.placement_strategy)
+    repo = request.app[COMMANDS].repo
+    strategy = Fleet(repo, request.app[SETTINGS]).effective().placement_strategy
+    plan = evacuation.plan(repo, host.host_id, strategy)
     if not plan.ok:
         raise problems.conflict(
             f"host {host.name} cannot enter maintenance: {plan.refusal()}", slug="cannot-evacuate"

@@ -7,6 +7,11 @@ the domain with a typed error, answered as a problem. Each accepted command answ
 consistency token for ``?min_seq=``). ``Idempotency-Key`` makes a retried request return
 the first answer. Disk ids (``disk0`` = boot disk) and NIC ids are given in order; MACs
 are chosen here (``52:54:00:xx:xx:xx``) unless the body gives one, and never change.
+
+What a body leaves out follows the fleet settings as they are at the request
+(``controlplane.fleet``, docs/settings.md): a new VM's disk without ``pool_id`` goes to
+``default_pool_id``, a NIC without ``network_id`` to ``default_network_id``, a shutdown
+without ``timeout_s`` waits ``default_shutdown_timeout_s``.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import msgspec
 from aiohttp import web
 
 from controlplane import admission
+from controlplane.api import settings as settings_api
 from controlplane.api.common import (
     COMMANDS,
     Accepted,
@@ -34,6 +40,7 @@ from controlplane.api.common import (
 )
 from controlplane.domain import vm as vd
 from controlplane.domain.errors import AlreadyExists
+from controlplane.fleet import Fleet
 from controlplane.repository import Repository
 from events import problems
 from events import vm as ve
@@ -85,6 +92,24 @@ class NicBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     mac: Mac | None = None
 
 
+class NewDiskBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A disk of a new VM: without ``pool_id`` it goes to the fleet's default pool."""
+
+    size_gib: SizeGib | None = None
+    bus: ve.DiskBus = "virtio"
+    device: ve.DiskDevice = "disk"
+    pool_id: Name | None = None
+    volume: Volume = ""
+
+
+class NewNicBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A NIC of a new VM: without ``network_id`` it joins the fleet's default network."""
+
+    network_id: Name | None = None
+    model: ve.NicModel = "virtio"
+    mac: Mac | None = None
+
+
 class CloudInitBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     user_data: Annotated[str, msgspec.Meta(max_length=32768)] = ""
     meta_data: Annotated[str, msgspec.Meta(max_length=8192)] = ""
@@ -97,8 +122,8 @@ class CreateVmBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     memory_mib: MemoryMib
     start: bool = False
     description: Description = ""
-    disks: Annotated[list[DiskBody], msgspec.Meta(max_length=16)] = []
-    nics: Annotated[list[NicBody], msgspec.Meta(max_length=16)] = []
+    disks: Annotated[list[NewDiskBody], msgspec.Meta(max_length=16)] = []
+    nics: Annotated[list[NewNicBody], msgspec.Meta(max_length=16)] = []
     firmware: ve.Firmware = "bios"
     machine: Literal["pc", "q35"] = "pc"
     boot_order: Annotated[tuple[ve.BootDevice, ...], msgspec.Meta(min_length=1, max_length=3)] = (
@@ -120,7 +145,7 @@ class CreateVmBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
 
 
 class ShutdownBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    timeout_s: Annotated[int, msgspec.Meta(ge=1, le=3600)] = 120
+    timeout_s: Annotated[int, msgspec.Meta(ge=1, le=3600)] | None = None  # fleet default
     force_on_timeout: bool = False
 
 
@@ -206,9 +231,24 @@ def _cloud_init(body: CloudInitBody | None) -> ve.CloudInit | None:
     )
 
 
+def _fleet(request: web.Request) -> Fleet:
+    return Fleet(request.app[COMMANDS].repo, request.app[settings_api.SETTINGS])
+
+
+def _default_id(fleet: Fleet, key: str) -> str:
+    """Fleet setting ``key`` (a pool or network id); empty means ``default``."""
+    value = fleet.value(key)
+    return value if isinstance(value, str) and value else "default"
+
+
 def _spec_command(
-    body: CreateVmBody, repo: Repository, vm_id: str, task_id: str, key: str
+    body: CreateVmBody, fleet: Fleet, vm_id: str, task_id: str, key: str
 ) -> vd.Create:
+    repo = fleet.repo
+    pool_id = (
+        _default_id(fleet, "default_pool_id") if any(not d.pool_id for d in body.disks) else ""
+    )
+    network_id = _default_id(fleet, "default_network_id") if body.nics else ""
     if body.host_id is not None and repo.host(body.host_id) is None:
         raise problems.not_found("host", body.host_id)
     if len(set(body.boot_order)) != len(body.boot_order):
@@ -220,7 +260,7 @@ def _spec_command(
             size_gib=d.size_gib or 0,
             bus=d.bus,
             device=d.device,
-            pool_id=d.pool_id,
+            pool_id=d.pool_id or pool_id,
             volume=d.volume,
         )
         for i, d in enumerate(body.disks)
@@ -229,7 +269,7 @@ def _spec_command(
         ve.NicSpec(
             nic_id=f"nic{i}",
             mac=checked_mac(n.mac, taken) if n.mac else new_mac(taken),
-            network_id=n.network_id,
+            network_id=n.network_id or network_id,
             model=n.model,
         )
         for i, n in enumerate(body.nics)
@@ -336,8 +376,9 @@ async def create_vm(request: web.Request) -> web.Response:
     if body.template_id is not None:
         command = _template_command(body, cmds.repo, vm_id, task_id, key)
     else:
-        command = _spec_command(body, cmds.repo, vm_id, task_id, key)
+        command = _spec_command(body, _fleet(request), vm_id, task_id, key)
     admission.check_pool(cmds.repo, command)  # docs/clusters.md: a pool's limits
+    admission.check_failover(cmds.repo, command)  # docs/ha.md: the HA failover share
     return await _create(request, command, key, vm_id)
 
 
@@ -345,13 +386,16 @@ async def create_vm(request: web.Request) -> web.Response:
 @requires(VM_POWER)
 async def shutdown_vm(request: web.Request) -> web.Response:
     body = await decode_body(request, ShutdownBody)
+    timeout_s = body.timeout_s
+    if timeout_s is None:  # the fleet's default as it is now
+        timeout_s = int(_fleet(request).value("default_shutdown_timeout_s") or 120)
     return await run_command(
         request,
         request.match_info["vm_id"],
         lambda t, k: vd.Shutdown(
             task_id=t,
             idempotency_key=k,
-            timeout_s=body.timeout_s,
+            timeout_s=timeout_s,
             force_on_timeout=body.force_on_timeout,
         ),
     )
@@ -396,6 +440,7 @@ async def clone_vm(request: web.Request) -> web.Response:
         )
     except Exception as exc:
         raise domain_problem(exc, source_id) from exc
+    admission.check_failover(cmds.repo, command)  # the copy is placed on the source's host
     return await _create(request, command, key, source_id)
 
 

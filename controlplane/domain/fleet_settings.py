@@ -103,9 +103,10 @@ SPECS: tuple[Spec, ...] = (
          "how long a lockout lasts", static="auth_lockout_s", minimum=1, maximum=86400, unit="s"),
     # storage and network defaults of new VMs
     Spec("default_pool_id", "storage", "id", "Default storage pool",
-         "pool of new disks that name none (empty: the host's own pool \"default\")", default=""),
+         "pool of a new VM's disks that name none (empty: the host's own pool \"default\")",
+         default=""),
     Spec("default_network_id", "network", "id", "Default network",
-         "network of new NICs that name none (empty: \"default\")", default=""),
+         "network of a new VM's NICs that name none (empty: \"default\")", default=""),
 )  # fmt: skip
 BY_KEY: Mapping[str, Spec] = {s.key: s for s in SPECS}
 

@@ -39,19 +39,24 @@ def _post(ref: str, verb: str, body: Any, *, output: str, wait: bool, timeout: f
     "--timeout",
     "timeout_s",
     type=click.IntRange(1, 3600),
-    default=120,
-    show_default=True,
-    help="Seconds the guest gets to power off",
+    default=None,
+    help="Seconds the guest gets to power off [default: the fleet setting "
+    "default_shutdown_timeout_s, 120 unless changed]",
 )
 @click.option("--force-on-timeout", is_flag=True, help="Power off hard if the guest does not")
 @wait_flag
 @output_option
-def shutdown(ref: str, timeout_s: int, force_on_timeout: bool, wait: bool, output: str) -> None:
+def shutdown(
+    ref: str, timeout_s: int | None, force_on_timeout: bool, wait: bool, output: str
+) -> None:
     """Shut a VM down gracefully (ACPI power button).
 
     --wait follows the task for up to the guest timeout plus a minute."""
-    body = {"timeout_s": timeout_s, "force_on_timeout": force_on_timeout}
-    _post(ref, "shutdown", body, output=output, wait=wait, timeout=max(300.0, timeout_s + 60.0))
+    body: dict[str, object] = {"force_on_timeout": force_on_timeout}
+    if timeout_s is not None:
+        body["timeout_s"] = timeout_s
+    guest = timeout_s if timeout_s is not None else 3600  # the fleet default is at most that
+    _post(ref, "shutdown", body, output=output, wait=wait, timeout=max(300.0, guest + 60.0))
 
 
 @click.command("reboot")
