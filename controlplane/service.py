@@ -27,6 +27,7 @@ from controlplane.api import clusters as cluster_routes
 from controlplane.api import console as console_routes
 from controlplane.api import drs as drs_routes
 from controlplane.api import ha as ha_routes
+from controlplane.api import hosts as host_routes
 from controlplane.api import networks as network_routes
 from controlplane.api import security_groups as security_group_routes
 from controlplane.api import settings as settings_routes
@@ -63,6 +64,7 @@ def setup(app: web.Application, settings: Settings) -> None:
     app.add_routes(drs_routes.routes)
     app.add_routes(cluster_routes.routes)  # before vms: /vms/{id}/actions/migrate
     app.add_routes(affinity_routes.routes)
+    app.add_routes(host_routes.routes)
     app[cluster_routes.SETTINGS] = settings
     app.add_routes(vms.routes)
     app.add_routes(vm_devices.routes)
@@ -107,6 +109,7 @@ def setup(app: web.Application, settings: Settings) -> None:
             app[AUTH] = auth
             await auth.bootstrap()
             link = AgentLink(bus, handler, settings)
+            app[host_routes.HOST_KEYS] = link.host_keys
             await link.serve_enrolment()
             process = VmProcess(bus, handler, settings)
             engine = AlertEngine(bus, handler, repo, settings)

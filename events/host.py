@@ -2,7 +2,7 @@
 
 The host owns its capacity reservations, so two concurrent placements race through the
 optimistic check on one subject and can never overbook it. Host states: ``connected``,
-``maintenance``, ``disconnected``, ``down``.
+``maintenance``, ``disconnected``, ``down``; ``host.removed`` ends the aggregate.
 """
 
 from __future__ import annotations
@@ -101,6 +101,16 @@ class HostClusterChanged(Event, frozen=True, kw_only=True, tag="host.cluster_cha
     cluster_id: str | None = None
 
 
+class HostRemoved(Event, frozen=True, kw_only=True, tag="host.removed"):
+    """The host left the inventory (``DELETE /api/v1/hosts/{id}``): it had no VMs, was in
+    maintenance (or ``down``/``disconnected`` and removed with ``force``), and its NATS
+    credentials are revoked. The aggregate is gone; enrolling again starts a new one."""
+
+    host_id: str
+    name: str = ""
+    forced: bool = False
+
+
 HOST_EVENTS = (
     HostEnrolled
     | HostFactsUpdated
@@ -114,4 +124,5 @@ HOST_EVENTS = (
     | HostMaintenanceExited
     | HostLabelsUpdated
     | HostClusterChanged
+    | HostRemoved
 )

@@ -790,6 +790,13 @@ OPERATIONS: tuple[Op, ...] = (
     ),
     Op("PATCH", f"{V1}/hosts/{{host_id}}", "Set the host's labels", "hosts", cluster_api.HostPatch),
     Op(
+        "DELETE",
+        f"{V1}/hosts/{{host_id}}",
+        "Remove a host from the inventory (in maintenance, no VMs; 409 naming them)",
+        "hosts",
+        params=(Param("force", "also a down or disconnected host", "boolean"),),
+    ),
+    Op(
         "GET",
         f"{V1}/clusters",
         "Clusters with hosts, capacity and allocation",

@@ -368,7 +368,9 @@ def _item(table: str, kind: str) -> Query:
 def _entity_events(table: str, kind: str) -> Query:
     async def query(request: web.Request, conn: psycopg.AsyncConnection[Any]) -> Any:
         ident = request.match_info["id"]
-        if await queries.get(conn, table, ident) is None:
+        # a removed host has no row but keeps its history
+        known = await queries.get(conn, table, ident) is not None
+        if not known and kind != "host":
             raise problems.not_found(kind, ident)
         if kind == "task":
             return await queries.list_events(
@@ -378,7 +380,7 @@ def _entity_events(table: str, kind: str) -> Query:
                 cursor=_text(request, "cursor"),
                 **_event_filters(request),
             )
-        return await queries.list_events(
+        out = await queries.list_events(
             conn,
             kind=kind,
             aggregate_id=ident,
@@ -386,6 +388,9 @@ def _entity_events(table: str, kind: str) -> Query:
             cursor=_text(request, "cursor"),
             **_event_filters(request),
         )
+        if not known and not out["items"] and not _text(request, "cursor"):
+            raise problems.not_found(kind, ident)
+        return out
 
     return query
 

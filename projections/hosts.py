@@ -4,6 +4,7 @@
 changes and capacity events update it. Allocations are kept exact by a ``reservations``
 row per (host, VM): reserving again replaces the old amounts, releasing something that is
 not reserved changes nothing, so replays and duplicates cannot drift the totals.
+``host.removed`` deletes the row (the host is no longer inventory; see ``removed``).
 """
 
 from __future__ import annotations
@@ -115,6 +116,14 @@ def capacity_reserved(b: Batch, se: StoredEvent) -> None:
         b.touch("host", e.host_id, row, se)
 
 
+def removed(b: Batch, se: StoredEvent) -> None:
+    """A removed host leaves the read model (row and reservations); its events stay in the
+    audit log, so its history still answers. Enrolling again makes a new row."""
+    e = se.envelope.event
+    assert isinstance(e, host.HostRemoved)
+    b.drop_host(e.host_id, se)
+
+
 def capacity_released(b: Batch, se: StoredEvent) -> None:
     e = se.envelope.event
     assert isinstance(e, host.HostCapacityReleased)
@@ -131,4 +140,5 @@ FOLDS: dict[str, Fold] = {
     "host.disconnected": disconnected,
     "host.capacity_reserved": capacity_reserved,
     "host.capacity_released": capacity_released,
+    "host.removed": removed,
 }

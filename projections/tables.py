@@ -137,6 +137,7 @@ class Batch:
         self.dirty: dict[str, set[str]] = {"vm": set(), "host": set(), "task": set()}
         self.dirty_reservations: set[tuple[str, str]] = set()
         self.renamed_hosts: dict[str, str] = {}
+        self.removed_hosts: set[str] = set()  # rows to delete (``host.removed``)
         self._changes: dict[tuple[str, str], int] = {}
 
     def touch(self, kind: str, key: str, row: Row, se: StoredEvent) -> None:
@@ -145,6 +146,16 @@ class Batch:
         row["updated_at"] = se.envelope.occurred_at
         self.dirty[kind].add(key)
         self._changes[(kind, key)] = se.seq
+
+    def drop_host(self, host_id: str, se: StoredEvent) -> None:
+        """Forget a removed host's row (and its reservations) when the batch is stored."""
+        self.hosts.pop(host_id, None)
+        self.dirty["host"].discard(host_id)
+        self.removed_hosts.add(host_id)
+        for pair in [p for p in self.reservations if p[0] == host_id]:
+            self.reservations.pop(pair)
+            self.dirty_reservations.discard(pair)
+        self._changes[("host", host_id)] = se.seq
 
     def changes(self) -> list[Change]:
         return [Change(kind, key, seq) for (kind, key), seq in self._changes.items()]
@@ -209,6 +220,10 @@ async def store(conn: Conn, batch: Batch) -> None:
                 " AND host_name IS DISTINCT FROM %(name)s",
                 [{"id": k, "name": v} for k, v in batch.renamed_hosts.items()],
             )
+    if batch.removed_hosts:
+        gone_hosts = sorted(batch.removed_hosts)
+        await conn.execute("DELETE FROM reservations WHERE host_id = ANY(%s)", [gone_hosts])
+        await conn.execute("DELETE FROM hosts WHERE id = ANY(%s)", [gone_hosts])
     await upsert(
         conn, "hosts", HOST_COLUMNS, ("id",), [batch.hosts[k] for k in batch.dirty["host"]]
     )

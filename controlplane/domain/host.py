@@ -131,6 +131,7 @@ Command = (
     | hm.EvacuationProgress
     | hm.SetLabels
     | hm.SetCluster
+    | hm.Remove
 )
 
 
@@ -166,6 +167,8 @@ def decide(host: Host | None, command: Command) -> list[Event]:
             events.append(he.HostConnected(host_id=host.host_id))
         return events
     if host is None:
+        if isinstance(command, Release):
+            return []  # a removed host holds nothing any more
         raise UnknownAggregate(KIND, "")
     match command:
         case Reserve():
@@ -204,6 +207,7 @@ def decide(host: Host | None, command: Command) -> list[Event]:
             | hm.EvacuationProgress()
             | hm.SetLabels()
             | hm.SetCluster()
+            | hm.Remove()
         ):
             return hm.decide(host, command)
         case MarkDown():
@@ -282,6 +286,8 @@ def evolve(host: Host | None, env: Envelope) -> Host | None:
             | he.HostClusterChanged()
         ):
             return hm.evolve(host, env)
+        case he.HostRemoved():
+            return None
         case ha.HostMarkedDown():
             return r(host, state="down")
         case ha.HostFenced():

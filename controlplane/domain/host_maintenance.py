@@ -8,6 +8,9 @@ recorded as ``host.evacuation_progressed`` (started, migrated, failed) with
 the task succeeds, or fails naming the VMs that could not move (the host stays in
 maintenance either way; leaving it is ``ExitMaintenance``). Whether the VMs fit elsewhere
 is checked before the command is decided (``controlplane.evacuation.plan``).
+
+Removal (``Remove``) is the end of the aggregate: ``host.removed`` folds to no host, so its
+reservations go with it (nothing is released twice) and a later enrolment starts afresh.
 """
 
 from __future__ import annotations
@@ -66,7 +69,15 @@ class SetCluster(msgspec.Struct, frozen=True, kw_only=True):
     cluster_id: str | None
 
 
-Command = EnterMaintenance | ExitMaintenance | EvacuationProgress | SetLabels | SetCluster
+class Remove(msgspec.Struct, frozen=True, kw_only=True):
+    """Take the host out of the inventory. ``vm_ids``: the VMs still assigned to it (or
+    holding capacity on it), looked up by the caller; any refuses the removal."""
+
+    force: bool = False
+    vm_ids: tuple[str, ...] = ()
+
+
+Command = EnterMaintenance | ExitMaintenance | EvacuationProgress | SetLabels | SetCluster | Remove
 
 
 def _queued(task_id: str, op: str, host: Host, key: str) -> te.TaskQueued:
@@ -122,7 +133,37 @@ def decide(host: Host, command: Command) -> list[Event]:
             if command.cluster_id == host.cluster_id:
                 return []
             return [he.HostClusterChanged(host_id=host.host_id, cluster_id=command.cluster_id)]
+        case Remove():
+            return _remove(host, command)
     raise TypeError(f"unknown command {command!r}")
+
+
+def _remove(host: Host, c: Remove) -> list[Event]:
+    """Only an idle host leaves: in maintenance with its evacuation over, or lost (``down``
+    or ``disconnected``) when the operator insists; never one with VMs."""
+    if c.vm_ids:
+        raise InvalidState(
+            f"host {host.name} still has {len(c.vm_ids)} VMs: " + ", ".join(c.vm_ids),
+            slug="host-has-vms",
+        )
+    if host.state == "maintenance":
+        if host.evacuation is not None:
+            raise InvalidState(
+                f"host {host.name} is still moving {len(host.evacuation.remaining)} VMs away"
+            )
+    elif host.state in ("down", "disconnected"):
+        if not c.force:
+            raise InvalidState(
+                f"host {host.name} is {host.state}: put it into maintenance first, or remove "
+                "it with force",
+                slug="not-in-maintenance",
+            )
+    else:
+        raise InvalidState(
+            f"host {host.name} is {host.state}: put it into maintenance first",
+            slug="not-in-maintenance",
+        )
+    return [he.HostRemoved(host_id=host.host_id, name=host.name, forced=c.force)]
 
 
 def _progress(host: Host, c: EvacuationProgress) -> list[Event]:

@@ -1,4 +1,5 @@
-"""The client command groups: ``lq vm``, ``host``, ``task``, ``events``, ``context``, ``login``.
+"""The client command groups: ``lq vm``, ``host``, ``task``, ``events``, ``context``, ``login``
+(and, registered here, ``cluster``, ``affinity`` and ``drs`` from ``lq.client.clusters``).
 
 Each command resolves its context (``config.active``), calls the API (``http.Api``) and
 prints a table or JSON (``--output``). VM commands accept a name or an id. ``--wait``
@@ -309,15 +310,19 @@ def _show_events(items: list[dict[str, Any]], output: str) -> int:
 
 def register(main: click.Group) -> None:
     """Add the client commands to ``main`` (``lq.cli``)."""
-    from lq.client import contexts, vm_create, vm_lifecycle, vm_parts
+    from lq.client import clusters, contexts, fleet, vm_create, vm_lifecycle, vm_parts
 
     vm_create.add(vm)
     vm_lifecycle.add(vm, task)
     vm_parts.add(vm)
+    fleet.add(vm, host)
     for command in (
         vm,
         vm_lifecycle.template,
         host,
+        clusters.cluster,
+        clusters.affinity,
+        clusters.drs,
         task,
         events,
         contexts.context,
