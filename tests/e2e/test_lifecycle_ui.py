@@ -64,7 +64,7 @@ def test_vm_lifecycle_through_the_dashboard(page: Any, stack: Stack, shots: Path
     page.get_by_role("spinbutton", name="Disk 1 size (GiB)").fill("2")
     page.get_by_role("combobox", name="Disk 1 bus").select_option("sata")
     page.get_by_role("button", name="Next").click()  # → Network
-    expect(page.get_by_role("textbox", name="NIC 0 network")).to_have_value("default")
+    expect(page.get_by_role("combobox", name="NIC 0 network")).to_have_value("default")
     page.get_by_role("button", name="Next").click()  # → Cloud-init
     page.get_by_role("button", name="Next").click()  # → Review
     summary = page.get_by_test_id("wizard-summary")

@@ -66,7 +66,8 @@ export function shortId(id: string | null | undefined): string {
 export function operationLabel(op: string): string {
   const [kind, verb] = op.includes('.') ? op.split('.', 2) : ['', op]
   const k = kind === 'vm' ? 'VM' : kind ? kind[0].toUpperCase() + kind.slice(1) : ''
-  const v = verb ? verb[0].toUpperCase() + verb.slice(1).replace(/_/g, ' ') : ''
+  // Acronyms stay upper case: "vm.set_ha" → "Set HA VM".
+  const v = verb ? (verb[0].toUpperCase() + verb.slice(1).replace(/_/g, ' ')).replace(/\b(ha|drs|nic)\b/gi, (w) => w.toUpperCase()) : ''
   return [v, k].filter(Boolean).join(' ')
 }
 

@@ -1,5 +1,11 @@
+/**
+ * `/hosts/:id`: one host. Tabs (kept in the URL as `?tab=`): Summary, VMs (the VM browser
+ * fixed to the host), Hardware (CPUs, memory, URI, overcommit, labels with an editor),
+ * Storage (pools attached here, with this host's state of each), Network (virtual networks
+ * realised here), Monitoring and Events; the header keeps the maintenance action.
+ */
 import { useState } from 'react'
-import { Link, useParams } from 'react-router'
+import { Link, useParams, useSearchParams } from 'react-router'
 import { ChevronRight, Server } from 'lucide-react'
 import { useHost } from '../lib/api/hooks'
 import { Card, Field, PageHeader } from '../components/ui/Card'
@@ -12,15 +18,28 @@ import { EntityHistory } from '../components/history/EntityHistory'
 import { MonitoringPanel } from '../components/metrics/MonitoringPanel'
 import { VmBrowser, DEFAULT_FILTERS, type VmFilters } from '../components/vm/VmBrowser'
 import { cpuCapacity, memCapacity } from '../components/host/HostTable'
+import { HostHardware } from '../components/host/HostHardware'
+import { HostStorage } from '../components/host/HostStorage'
+import { HostNetworks } from '../components/host/HostNetworks'
+import { LabelChips } from '../components/host/HostLabels'
 import { formatDateTime, formatMiB, timeAgo } from '../lib/format'
 import type { Host } from '../lib/api/types'
 
-type Tab = 'summary' | 'vms' | 'monitoring' | 'events'
+const TABS = ['summary', 'vms', 'hardware', 'storage', 'network', 'monitoring', 'events'] as const
+type Tab = (typeof TABS)[number]
 
 export default function HostDetail() {
   const { id = '' } = useParams()
   const host = useHost(id)
-  const [tab, setTab] = useState<Tab>('summary')
+  const [sp, setSp] = useSearchParams()
+  const raw = sp.get('tab') ?? 'summary'
+  const tab: Tab = (TABS as readonly string[]).includes(raw) ? (raw as Tab) : 'summary'
+  const setTab = (t: Tab) => {
+    const next = new URLSearchParams(sp)
+    if (t === 'summary') next.delete('tab')
+    else next.set('tab', t)
+    setSp(next, { replace: true })
+  }
   if (host.isPending) return <Spinner label="Loading host…" />
   if (host.isError && !host.data) return <ErrorState error={host.error} onRetry={() => host.refetch()} title="Could not load this host" />
   const h = host.data!
@@ -40,6 +59,9 @@ export default function HostDetail() {
         tabs={[
           { key: 'summary', label: 'Summary' },
           { key: 'vms', label: 'VMs', count: h.vm_count },
+          { key: 'hardware', label: 'Hardware' },
+          { key: 'storage', label: 'Storage' },
+          { key: 'network', label: 'Network' },
           { key: 'monitoring', label: 'Monitoring' },
           { key: 'events', label: 'Events' },
         ]}
@@ -49,6 +71,9 @@ export default function HostDetail() {
       />
       {tab === 'summary' && <Summary host={h} />}
       {tab === 'vms' && <HostVms host={h} />}
+      {tab === 'hardware' && <HostHardware host={h} />}
+      {tab === 'storage' && <HostStorage host={h} />}
+      {tab === 'network' && <HostNetworks host={h} />}
       {tab === 'monitoring' && <MonitoringPanel entity="hosts" id={h.id} />}
       {tab === 'events' && <EntityHistory kind="host" id={h.id} current={{ ...h }} />}
     </>
@@ -56,7 +81,6 @@ export default function HostDetail() {
 }
 
 function Summary({ host: h }: { host: Host }) {
-  const labels = Object.entries(h.labels ?? {})
   return (
     <div className="grid gap-4 lg:grid-cols-3">
       <Card title="General" className="lg:col-span-2">
@@ -75,18 +99,9 @@ function Summary({ host: h }: { host: Host }) {
           <Field label="Overcommit">
             CPU ×{h.cpu_overcommit} · memory ×{h.memory_overcommit}
           </Field>
+          {h.reason ? <Field label="Reason">{h.reason}</Field> : null}
           <Field label="Labels">
-            {labels.length ? (
-              <div className="flex flex-wrap gap-1.5">
-                {labels.map(([k, v]) => (
-                  <span key={k} className="rounded border border-border bg-surface-2 px-1.5 py-0.5 font-mono text-xs">
-                    {k}={v}
-                  </span>
-                ))}
-              </div>
-            ) : (
-              <span className="text-subtle">None</span>
-            )}
+            <LabelChips labels={h.labels} />
           </Field>
           <Field label="Enrolled">{formatDateTime(h.created_at)}</Field>
           <Field label="Last change">

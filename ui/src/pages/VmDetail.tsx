@@ -16,6 +16,7 @@ import { CancelTaskButton } from '../components/tasks/CancelTaskButton'
 import { TemplateBadge } from '../components/ui/StateBadge'
 import { MonitoringPanel } from '../components/metrics/MonitoringPanel'
 import { TaskProgress } from '../components/tasks/TaskRow'
+import { HaSetting } from '../components/vm/HaSetting'
 import { formatDateTime, formatMiB, operationLabel, timeAgo } from '../lib/format'
 import type { Vm } from '../lib/api/types'
 
@@ -165,6 +166,9 @@ function Summary({ vm }: { vm: Vm }) {
               {vm.nics.length ? vm.nics.map((n) => `${n.nic_id} ${n.network_id}${n.ip ? ` (${n.ip})` : ''}`).join(', ') : <span className="text-subtle">None</span>}
             </Field>
           )}
+          <Field label="High availability">
+            <HaSetting vm={vm} />
+          </Field>
           {vm.template && <Field label="Template">Yes: it cannot start; new VMs are cloned from it.</Field>}
           {vm.clone_of && (
             <Field label="Cloned from">

@@ -11,6 +11,8 @@ import { Card, PageHeader } from '../components/ui/Card'
 import { Button } from '../components/ui/Button'
 import { ProblemBox } from '../components/ui/Form'
 import { useCreateVm, useHosts, useVms } from '../lib/api/hooks'
+import { useNetworks } from '../lib/api/networks'
+import { useStoragePools } from '../lib/api/storage'
 import { ApiError } from '../lib/api/errors'
 import { toast } from '../stores/ui'
 import { cn } from '../lib/format'
@@ -24,6 +26,8 @@ export default function VmNew() {
   const [visited, setVisited] = useState<Set<StepKey>>(new Set())
   const hosts = useHosts({ limit: 500, sort: 'name' })
   const templatesQ = useVms({ template: true, limit: 500, sort: 'name' })
+  const networks = useNetworks()
+  const pools = useStoragePools()
   const create = useCreateVm()
   const nav = useNavigate()
 
@@ -66,6 +70,8 @@ export default function VmNew() {
 
   const template = templates.find((t) => t.id === s.template_id)
   const hostName = s.host_id ? (hosts.data?.items.find((h) => h.id === s.host_id)?.name ?? s.host_id) : 'Automatic (scheduler)'
+  const networkName = (id: string) => networks.data?.items.find((n) => n.id === id)?.name ?? id
+  const poolName = (id: string) => pools.data?.items.find((p) => p.id === id)?.name ?? id
   const props = { s, set, err }
   return (
     <>
@@ -107,10 +113,10 @@ export default function VmNew() {
             {step === 'general' && <GeneralStep {...props} hosts={hosts.data?.items} />}
             {step === 'source' && <SourceStep {...props} templates={templates} loading={templatesQ.isPending} />}
             {step === 'hardware' && <HardwareStep {...props} />}
-            {step === 'disks' && <DisksStep {...props} template={template} />}
-            {step === 'network' && <NetworkStep {...props} template={template} />}
+            {step === 'disks' && <DisksStep {...props} template={template} pools={pools.data?.items} hosts={hosts.data?.items} />}
+            {step === 'network' && <NetworkStep {...props} template={template} networks={networks.data?.items} />}
             {step === 'cloud-init' && <CloudInitStep {...props} />}
-            {step === 'review' && <ReviewStep {...props} errors={errors} goTo={goTo} hostName={hostName} templateName={template?.name ?? s.template_id} />}
+            {step === 'review' && <ReviewStep {...props} errors={errors} goTo={goTo} hostName={hostName} templateName={template?.name ?? s.template_id} networkName={networkName} poolName={poolName} />}
             {create.isError && <ProblemBox error={create.error} field={serverField} onShowField={serverField ? () => setStep(stepOf(serverField)) : undefined} />}
             <div className="flex items-center justify-between gap-2 border-t border-border pt-4">
               <Button onClick={() => nav('/vms')}>Cancel</Button>

@@ -5,6 +5,7 @@ type Tone = 'ok' | 'warn' | 'bad' | 'info' | 'idle'
 const TONE_OF: Record<string, Tone> = {
   running: 'ok',
   connected: 'ok',
+  active: 'ok', // storage pools and networks on a host
   succeeded: 'ok',
   stopped: 'idle',
   deleted: 'idle',

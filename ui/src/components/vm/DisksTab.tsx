@@ -14,6 +14,8 @@ import { CommandDialog } from './CommandDialog'
 import { whyNot, whyNotDetach } from './lifecycleRules'
 import { MAX_DISK_GIB, wholeIn } from './wizard/model'
 import { useCan } from '../../lib/api/security'
+import { useStoragePools } from '../../lib/api/storage'
+import { PoolSelect } from './ResourcePickers'
 
 type Pending = { kind: 'attach' } | { kind: 'grow' | 'detach'; disk: VmDisk } | null
 
@@ -106,6 +108,7 @@ function AttachDiskDialog({ vm, onClose }: { vm: Vm; onClose: () => void }) {
   const [bus, setBus] = useState<DiskBus>('virtio')
   const [pool, setPool] = useState('default')
   const [touched, setTouched] = useState(false)
+  const pools = useStoragePools()
   const gib = wholeIn(size, 1, MAX_DISK_GIB)
   return (
     <CommandDialog
@@ -131,8 +134,8 @@ function AttachDiskDialog({ vm, onClose }: { vm: Vm; onClose: () => void }) {
             ))}
           </select>
         </FormField>
-        <FormField label="Pool" error={touched && !pool.trim() && 'Name a pool.'}>
-          <input className={inputClass} value={pool} onChange={(e) => setPool(e.target.value)} name="pool_id" />
+        <FormField label="Pool" error={touched && !pool.trim() && 'Choose a pool.'}>
+          <PoolSelect value={pool} onChange={setPool} pools={pools.data?.items} hostId={vm.host_id ?? ''} name="pool_id" />
         </FormField>
       </div>
     </CommandDialog>

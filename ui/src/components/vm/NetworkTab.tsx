@@ -9,10 +9,12 @@ import { NIC_MODELS, type NicModel, type Vm, type VmNic } from '../../lib/api/ty
 import { Card } from '../ui/Card'
 import { Button } from '../ui/Button'
 import { EmptyState, ErrorState, Spinner } from '../ui/Feedback'
-import { FormField, inputClass, selectClass } from '../ui/Form'
+import { FormField, selectClass } from '../ui/Form'
 import { CommandDialog } from './CommandDialog'
 import { whyNot } from './lifecycleRules'
 import { useCan } from '../../lib/api/security'
+import { useNetworks } from '../../lib/api/networks'
+import { NetworkSelect } from './ResourcePickers'
 
 type Pending = { kind: 'attach' } | { kind: 'update' | 'detach'; nic: VmNic } | null
 const NETWORK_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/
@@ -25,6 +27,8 @@ export function NetworkTab({ vm, busy }: { vm: Vm; busy: boolean }) {
   const whyUpdate = whyNot('update-nic', vm, busy)
   const whyDetach = whyNot('detach-nic', vm, busy)
   const items = nics.data ?? []
+  const networks = useNetworks()
+  const networkNames = new Map((networks.data?.items ?? []).map((n) => [n.id, n.name]))
   return (
     <Card
       title={`Network adapters${nics.data ? ` (${items.length})` : ''}`}
@@ -62,7 +66,9 @@ export function NetworkTab({ vm, busy }: { vm: Vm; busy: boolean }) {
               <tr key={n.nic_id} data-nic-id={n.nic_id} className="border-b border-border/60 last:border-0">
                 <td className="py-2 pr-3 pl-4 font-mono text-xs">{n.nic_id}</td>
                 <td className="py-2 pr-3 font-mono text-xs">{n.mac}</td>
-                <td className="py-2 pr-3">{n.network_id}</td>
+                <td className="py-2 pr-3" title={n.network_id}>
+                  {networkNames.get(n.network_id) ?? n.network_id}
+                </td>
                 <td className="py-2 pr-3">{n.model}</td>
                 <td className="py-2 pr-3 font-mono text-xs">{n.ip || <span className="font-sans text-subtle">{vm.state === 'running' ? 'not seen yet' : '—'}</span>}</td>
                 <td className="py-2 pr-4 text-right">
@@ -111,6 +117,7 @@ function AttachNicDialog({ vm, onClose }: { vm: Vm; onClose: () => void }) {
   const [network, setNetwork] = useState('default')
   const [model, setModel] = useState<NicModel>('virtio')
   const [touched, setTouched] = useState(false)
+  const networks = useNetworks()
   const bad = !NETWORK_RE.test(network.trim())
   return (
     <CommandDialog
@@ -126,8 +133,8 @@ function AttachNicDialog({ vm, onClose }: { vm: Vm; onClose: () => void }) {
       }}
     >
       <div className="grid grid-cols-2 gap-4">
-        <FormField label="Network" error={touched && bad && 'A network id such as "default".'}>
-          <input className={inputClass} value={network} onChange={(e) => setNetwork(e.target.value)} name="network_id" />
+        <FormField label="Network" error={touched && bad && 'Choose a network.'}>
+          <NetworkSelect value={network} onChange={setNetwork} networks={networks.data?.items} hostId={vm.host_id ?? ''} name="network_id" />
         </FormField>
         <FormField label="Model">
           <select className={selectClass} value={model} onChange={(e) => setModel(e.target.value as NicModel)} name="model">
@@ -144,6 +151,7 @@ function AttachNicDialog({ vm, onClose }: { vm: Vm; onClose: () => void }) {
 function ChangeNetworkDialog({ vm, nic, onClose }: { vm: Vm; nic: VmNic; onClose: () => void }) {
   const [network, setNetwork] = useState(nic.network_id)
   const [touched, setTouched] = useState(false)
+  const networks = useNetworks()
   const bad = !NETWORK_RE.test(network.trim())
   return (
     <CommandDialog
@@ -158,8 +166,8 @@ function ChangeNetworkDialog({ vm, nic, onClose }: { vm: Vm; nic: VmNic; onClose
         return { doing: `Moving ${nic.nic_id} of ${vm.name} to ${network.trim()}`, verb: `change the network of ${nic.nic_id}`, run: () => lifecycle.updateNic(vm.id, nic.nic_id, network.trim()) }
       }}
     >
-      <FormField label="Network" error={touched && bad && 'A network id such as "default".'}>
-        <input className={inputClass} value={network} onChange={(e) => setNetwork(e.target.value)} name="network_id" />
+      <FormField label="Network" error={touched && bad && 'Choose a network.'}>
+        <NetworkSelect value={network} onChange={setNetwork} networks={networks.data?.items} hostId={vm.host_id ?? ''} name="network_id" />
       </FormField>
     </CommandDialog>
   )

@@ -95,6 +95,9 @@ export const lifecycle = {
   attachNic: (vmId: string, body: { network_id: string; model: string }) => api.command('POST', `${vmPath(vmId)}/nics`, body),
   updateNic: (vmId: string, nicId: string, network_id: string) => api.command('PATCH', `${vmPath(vmId)}/nics/${encodeURIComponent(nicId)}`, { network_id }),
   detachNic: (vmId: string, nicId: string) => api.command('DELETE', `${vmPath(vmId)}/nics/${encodeURIComponent(nicId)}`),
+
+  /** HA protection on or off and its restart priority (docs/ha.md). */
+  setHa: (vmId: string, body: { enabled: boolean; priority: number }) => api.command('POST', `${vmPath(vmId)}/actions/set-ha`, body),
 }
 
 /** Cancel a queued or running task; a refusal (e.g. past the safe point) is shown as the server put it. */

@@ -60,6 +60,10 @@ export interface Vm {
   clone_of?: { vm_id: string; linked: boolean } | null
   snapshot_count?: number | null
   current_snapshot_id?: string | null
+  /** HA protection (docs/ha.md): restarted on another host when its host fails. */
+  ha_enabled?: boolean | null
+  /** 0–1000, higher restarts first; 0 takes the cluster's default priority. */
+  ha_priority?: number | null
 }
 
 export type Firmware = 'bios' | 'uefi'
@@ -114,6 +118,9 @@ export interface Host {
   allocated_memory_mib: number
   vm_count: number
   labels: Record<string, string> | null
+  /** Why the host is disconnected or down (empty when connected). */
+  reason?: string | null
+  cluster_id?: string | null
   created_at: string
   updated_at: string
   seq: number
@@ -197,6 +204,8 @@ export interface CreateVmBody {
   template_id?: string
   linked?: boolean
   host_id?: string
+  ha_enabled?: boolean
+  ha_priority?: number
 }
 
 export const ACTIVE_TASK_STATES: TaskState[] = ['queued', 'running']

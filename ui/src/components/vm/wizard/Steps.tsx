@@ -5,7 +5,10 @@ import { Button } from '../../ui/Button'
 import { Checkbox, FormField, inputClass, selectClass, textareaClass } from '../../ui/Form'
 import { DISK_BUSES, NIC_MODELS, type BootDevice, type Host, type Vm } from '../../../lib/api/types'
 import { formatMiB } from '../../../lib/format'
-import { MAX_DISKS, MAX_NICS, NEW_DISK, NEW_NIC, STEPS, type WizardState } from './model'
+import type { Network } from '../../../lib/api/networks'
+import type { StoragePool } from '../../../lib/api/storage'
+import { NetworkSelect, PoolSelect, poolsNeedingPin } from '../ResourcePickers'
+import { MAX_DISKS, MAX_HA_PRIORITY, MAX_NICS, NEW_DISK, NEW_NIC, STEPS, type WizardState } from './model'
 
 export interface StepProps {
   s: WizardState
@@ -40,6 +43,16 @@ export function GeneralStep({ s, set, err, hosts }: StepProps & { hosts: Host[] 
           ))}
         </select>
       </FormField>
+      <div className="flex flex-col gap-2 rounded-lg border border-border p-3">
+        <Checkbox checked={s.ha_enabled} onChange={(ha_enabled) => set({ ha_enabled })} name="ha_enabled" hint="When its host fails, the VM is restarted on another host of its cluster.">
+          High availability
+        </Checkbox>
+        {s.ha_enabled && (
+          <FormField label="Restart priority" error={err('ha_priority')} hint={`0–${MAX_HA_PRIORITY}; higher restarts first; 0 takes the cluster’s default.`} className="max-w-xs">
+            <input className={inputClass} type="number" min={0} max={MAX_HA_PRIORITY} value={s.ha_priority} onChange={(e) => set({ ha_priority: e.target.value })} name="ha_priority" {...invalid(err('ha_priority'))} />
+          </FormField>
+        )}
+      </div>
     </div>
   )
 }
@@ -161,7 +174,7 @@ function RowTable({ head, children }: { head: string[]; children: ReactNode }) {
   )
 }
 
-export function DisksStep({ s, set, err, template }: StepProps & { template: Vm | undefined }) {
+export function DisksStep({ s, set, err, template, pools, hosts }: StepProps & { template: Vm | undefined; pools: StoragePool[] | undefined; hosts: Host[] | undefined }) {
   if (s.source === 'template') {
     return (
       <div className="text-sm text-muted" data-testid="template-disks">
@@ -179,6 +192,8 @@ export function DisksStep({ s, set, err, template }: StepProps & { template: Vm 
     )
   }
   const update = (i: number, patch: Partial<WizardState['disks'][number]>) => set({ disks: s.disks.map((d, j) => (j === i ? { ...d, ...patch } : d)) })
+  const connected = (hosts ?? []).filter((h) => h.state === 'connected').length
+  const pin = s.host_id ? [] : poolsNeedingPin(s.disks.map((d) => d.pool_id), pools, connected)
   return (
     <div className="flex flex-col gap-3">
       {s.disks.length > 0 && (
@@ -201,7 +216,7 @@ export function DisksStep({ s, set, err, template }: StepProps & { template: Vm 
                 </select>
               </td>
               <td className="py-1 pr-3">
-                <input className={inputClass} value={d.pool_id} aria-label={`Disk ${i} pool`} onChange={(e) => update(i, { pool_id: e.target.value })} {...invalid(err(`disks.${i}.pool_id`))} />
+                <PoolSelect value={d.pool_id} onChange={(pool_id) => update(i, { pool_id })} pools={pools} hostId={s.host_id} aria-label={`Disk ${i} pool`} {...invalid(err(`disks.${i}.pool_id`))} />
                 {err(`disks.${i}.pool_id`) && <p className="mt-1 text-xs text-bad">{err(`disks.${i}.pool_id`)}</p>}
               </td>
               <td className="py-1">
@@ -212,6 +227,11 @@ export function DisksStep({ s, set, err, template }: StepProps & { template: Vm 
         </RowTable>
       )}
       {s.disks.length === 0 && <p className="text-sm text-muted">No disks: the VM can only boot from the network or a kernel.</p>}
+      {pin.map((p) => (
+        <p key={p.name} className="text-xs text-warn" data-testid="pool-pin-hint">
+          Pool {p.name} is on {p.hosts.join(', ')} only: pin the VM to {p.hosts.length === 1 ? 'that host' : 'one of them'} under Name &amp; placement, or the scheduler may place it where the pool is missing.
+        </p>
+      ))}
       {err('disks') && <p className="text-xs text-bad">{err('disks')}</p>}
       <div>
         <Button icon={<Plus className="size-4" />} disabled={s.disks.length >= MAX_DISKS} onClick={() => set({ disks: [...s.disks, { ...NEW_DISK }] })}>
@@ -222,7 +242,7 @@ export function DisksStep({ s, set, err, template }: StepProps & { template: Vm 
   )
 }
 
-export function NetworkStep({ s, set, err, template }: StepProps & { template?: Vm }) {
+export function NetworkStep({ s, set, err, template, networks }: StepProps & { template?: Vm; networks: Network[] | undefined }) {
   if (s.source === 'template') {
     return (
       <div className="text-sm text-muted" data-testid="template-nics">
@@ -248,7 +268,7 @@ export function NetworkStep({ s, set, err, template }: StepProps & { template?: 
             <tr key={i} className="align-top" data-testid={`nic-row-${i}`}>
               <td className="py-1 pr-3 pt-3 font-mono text-xs">nic{i}</td>
               <td className="py-1 pr-3">
-                <input className={inputClass} value={n.network_id} aria-label={`NIC ${i} network`} onChange={(e) => update(i, { network_id: e.target.value })} {...invalid(err(`nics.${i}.network_id`))} />
+                <NetworkSelect value={n.network_id} onChange={(network_id) => update(i, { network_id })} networks={networks} hostId={s.host_id} aria-label={`NIC ${i} network`} {...invalid(err(`nics.${i}.network_id`))} />
                 {err(`nics.${i}.network_id`) && <p className="mt-1 text-xs text-bad">{err(`nics.${i}.network_id`)}</p>}
               </td>
               <td className="py-1 pr-3">
@@ -268,7 +288,7 @@ export function NetworkStep({ s, set, err, template }: StepProps & { template?: 
         <p className="text-sm text-muted">No NICs: the VM has no network.</p>
       )}
       {err('nics') && <p className="text-xs text-bad">{err('nics')}</p>}
-      <p className="text-xs text-subtle">Network &quot;default&quot; is the host&apos;s libvirt network of that name, or user-mode networking where the host has none. MAC addresses are assigned by LimiQuantix and never change.</p>
+      <p className="text-xs text-subtle">Network &quot;default&quot; is the host&apos;s libvirt network of that name, or user-mode networking where the host has none; the others are the virtual networks of the Virtual networks page. MAC addresses are assigned by LimiQuantix and never change.</p>
       <div>
         <Button icon={<Plus className="size-4" />} disabled={s.nics.length >= MAX_NICS} onClick={() => set({ nics: [...s.nics, { ...NEW_NIC }] })}>
           Add NIC
@@ -301,7 +321,23 @@ export function CloudInitStep({ s, set, err }: StepProps) {
   )
 }
 
-export function ReviewStep({ s, set, hostName, templateName, errors, goTo }: StepProps & { hostName: string; templateName: string; errors: Record<string, string>; goTo: (k: (typeof STEPS)[number]['key']) => void }) {
+export function ReviewStep({
+  s,
+  set,
+  hostName,
+  templateName,
+  errors,
+  goTo,
+  networkName = (id) => id,
+  poolName = (id) => id,
+}: StepProps & {
+  hostName: string
+  templateName: string
+  errors: Record<string, string>
+  goTo: (k: (typeof STEPS)[number]['key']) => void
+  networkName?: (id: string) => string
+  poolName?: (id: string) => string
+}) {
   const row = (label: string, value: ReactNode, step: (typeof STEPS)[number]['key']) => (
     <div className="grid grid-cols-[10rem_1fr_auto] gap-3 border-b border-border/60 py-2 text-sm last:border-0">
       <dt className="text-muted">{label}</dt>
@@ -320,8 +356,9 @@ export function ReviewStep({ s, set, hostName, templateName, errors, goTo }: Ste
         {row('Source', s.source === 'blank' ? 'Blank VM' : `${templateName} (${s.linked ? 'linked' : 'full'} clone)`, 'source')}
         {row('CPU / memory', `${s.vcpus} vCPUs${s.max_vcpus ? ` (max ${s.max_vcpus})` : ''}, ${s.memory_mib} MiB${s.max_memory_mib ? ` (max ${s.max_memory_mib})` : ''}`, 'hardware')}
         {row('Firmware / machine', `${s.firmware.toUpperCase()}, ${s.machine}, boot ${s.boot_order.join(' → ') || '—'}`, 'hardware')}
-        {row('Disks', s.source === 'template' ? 'From the template' : s.disks.length ? s.disks.map((d, i) => `disk${i} ${d.size_gib} GiB ${d.bus}`).join(', ') : 'None', 'disks')}
-        {row('Network', s.source === 'template' ? 'From the template' : s.nics.length ? s.nics.map((x, i) => `nic${i} → ${x.network_id} (${x.model})`).join(', ') : 'None', 'network')}
+        {row('Disks', s.source === 'template' ? 'From the template' : s.disks.length ? s.disks.map((d, i) => `disk${i} ${d.size_gib} GiB ${d.bus}${d.pool_id === 'default' ? '' : ` (pool ${poolName(d.pool_id)})`}`).join(', ') : 'None', 'disks')}
+        {row('Network', s.source === 'template' ? 'From the template' : s.nics.length ? s.nics.map((x, i) => `nic${i} → ${networkName(x.network_id)} (${x.model})`).join(', ') : 'None', 'network')}
+        {row('High availability', s.ha_enabled ? `On, priority ${s.ha_priority}` : 'Off', 'general')}
         {row('Cloud-init', s.cloud_init ? 'NoCloud seed attached' : 'Off', 'cloud-init')}
       </dl>
       {n > 0 && (

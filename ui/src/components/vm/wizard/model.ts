@@ -52,6 +52,10 @@ export interface WizardState {
   meta_data: string
   network_config: string
   start: boolean
+  /** HA protection: restart on another host when this one fails (docs/ha.md). */
+  ha_enabled: boolean
+  /** 0–1000 as typed; higher restarts first, 0 = the cluster's default. */
+  ha_priority: string
 }
 
 export const NEW_DISK: WizardDisk = { size_gib: '10', bus: 'virtio', pool_id: 'default' }
@@ -79,6 +83,8 @@ export function initialWizard(): WizardState {
     meta_data: '',
     network_config: '',
     start: true,
+    ha_enabled: false,
+    ha_priority: '0',
   }
 }
 
@@ -88,6 +94,7 @@ export const MAX_MEMORY_MIB = 16 * 1024 * 1024
 export const MAX_DISK_GIB = 65536
 export const MAX_DISKS = 16
 export const MAX_NICS = 16
+export const MAX_HA_PRIORITY = 1000
 /** Largest cloud-init documents the API accepts, in characters. */
 export const MAX_CLOUD_INIT = { user_data: 32768, meta_data: 8192, network_config: 8192 } as const
 const NETWORK_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/
@@ -106,6 +113,8 @@ export function validateWizard(s: WizardState): Record<string, string> {
   if (!name) e.name = 'Give the VM a name.'
   else if (!NAME_RE.test(name)) e.name = 'Use letters, digits, dots, dashes or underscores (max 63), starting with a letter or digit.'
   if (s.description.length > 1024) e.description = 'At most 1024 characters.'
+
+  if (s.ha_enabled && wholeIn(s.ha_priority, 0, MAX_HA_PRIORITY) === null) e.ha_priority = `A whole number between 0 and ${MAX_HA_PRIORITY}.`
 
   if (s.source === 'template' && !s.template_id) e.template_id = 'Choose a template, or start from a blank VM.'
 
@@ -129,14 +138,14 @@ export function validateWizard(s: WizardState): Record<string, string> {
     if (s.disks.length > MAX_DISKS) e.disks = `At most ${MAX_DISKS} disks.`
     s.disks.forEach((d, i) => {
       if (wholeIn(d.size_gib, 1, MAX_DISK_GIB) === null) e[`disks.${i}.size_gib`] = `Whole GiB between 1 and ${MAX_DISK_GIB}.`
-      if (!d.pool_id.trim()) e[`disks.${i}.pool_id`] = 'Name a storage pool ("default" is the host\'s own).'
+      if (!d.pool_id.trim()) e[`disks.${i}.pool_id`] = 'Choose a storage pool ("default" is the host\'s own).'
     })
     if (s.boot_order.includes('hd') && s.boot_order.length === 1 && s.disks.length === 0) e.disks = 'The VM boots from disk: add a disk, or boot from the network.'
   }
   if (s.source === 'blank') {
     if (s.nics.length > MAX_NICS) e.nics = `At most ${MAX_NICS} NICs.`
     s.nics.forEach((n, i) => {
-      if (!NETWORK_RE.test(n.network_id.trim())) e[`nics.${i}.network_id`] = 'A network id such as "default".'
+      if (!NETWORK_RE.test(n.network_id.trim())) e[`nics.${i}.network_id`] = 'Choose a network ("default" is the host\'s own).'
     })
   }
 
@@ -158,6 +167,8 @@ export function stepOf(key: string): StepKey {
     case 'name':
     case 'description':
     case 'host_id':
+    case 'ha_enabled':
+    case 'ha_priority':
       return 'general'
     case 'template_id':
     case 'linked':
@@ -235,6 +246,10 @@ export function toBody(s: WizardState): CreateVmBody {
     if (s.host_id) body.host_id = s.host_id
     body.disks = s.disks.map((d) => ({ size_gib: Number(d.size_gib), bus: d.bus, pool_id: d.pool_id.trim() }))
     body.nics = s.nics.map((n) => ({ network_id: n.network_id.trim(), model: n.model }))
+  }
+  if (s.ha_enabled) {
+    body.ha_enabled = true
+    body.ha_priority = Number(s.ha_priority)
   }
   if (s.cloud_init) body.cloud_init = { user_data: s.user_data, meta_data: s.meta_data, network_config: s.network_config }
   return body
