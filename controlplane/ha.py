@@ -12,7 +12,8 @@ A leader-only job (``controlplane.leader``), run every ``ha_interval_s``:
    ``heartbeat_timeout_s + ha_down_grace_s`` becomes ``down`` (``host.marked_down``); a
    down host whose heartbeat returns is ``connected`` again.
 3. **Fencing reports.** A lease that reports a fencing newer than the host's last one is
-   recorded (``host.fenced``); fenced VMs still assigned to that host are restarted.
+   recorded (``host.fenced``); fenced VMs still assigned to that host are restarted. A
+   ``disconnected`` host's report waits until the host is connected again.
 4. **Restarts.** Once a down host's lease is older than its fence time plus
    ``ha_fence_margin_s`` — the agent has certainly destroyed its protected VMs, or is dead
    — the VMs its last lease protected are restarted, highest ``ha_priority`` first: any
@@ -87,8 +88,9 @@ class HaWatch:
         for host in list(self.repo.all("host")):
             lease = leases.get(host.host_id)
             await self._track_state(host, lease, beats.get(host.host_id), now)
-            if lease is not None and lease.fenced_at is not None:
-                await self._record_fencing(host, lease)
+            fresh = self.repo.host(host.host_id)  # _track_state may have changed its state
+            if fresh is not None and lease is not None and lease.fenced_at is not None:
+                await self._record_fencing(fresh, lease)
         for host in list(self.repo.all("host")):
             lease = leases.get(host.host_id)
             if host.state == "down" and lease is not None and _fenced_by_time(lease, now, self):
@@ -170,6 +172,11 @@ class HaWatch:
     async def _record_fencing(self, host: hd.Host, lease: HostLease) -> None:
         assert lease.fenced_at is not None
         if host.fenced_at is not None and lease.fenced_at <= host.fenced_at:
+            return
+        if host.state == "disconnected":
+            # Back on NATS but not yet heartbeating (a write lost in the partition delays
+            # its heartbeat past its lease): once it is connected, this fencing is recorded
+            # and its VMs restarted. Recorded now, nothing would ever restart them.
             return
         meta = Meta(actor=f"agent:{host.name}", occurred_at=utcnow())
         command = hd.RecordFencing(fenced_at=lease.fenced_at, vm_ids=lease.fenced)
