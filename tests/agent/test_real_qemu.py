@@ -151,7 +151,7 @@ async def test_cancel_interrupts_the_shutdown_wait(real: tuple[Hypervisor, list[
 async def test_uefi_and_a_missing_kernel(real: tuple[Hypervisor, list[str]]) -> None:
     hv, made = real
     ex = OrderExecutor(hv, OrderJournal(None))
-    missing = failed(await ex.execute(order(tiny(made, kernel="/nonexistent/vmlinuz"))))
+    missing = failed(await ex.execute(order(tiny(made, kernel="/boot/lq-nonexistent-vmlinuz"))))
     assert missing.permanent
     assert "does not exist" in missing.error
     if not os.path.isdir("/usr/share/OVMF"):
