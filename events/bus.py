@@ -224,9 +224,10 @@ class Bus:
 
     def orders(self, host_id: str, wait: float = 1.0) -> AsyncIterator[Delivery[Order]]:
         """This host's orders, from its durable consumer ``agent-<host_id>``. ``wait``: how
-        long one pull request lingers on the server (an order is delivered as soon as it
-        is stored either way; a longer wait costs an idle host fewer requests, but a pull
-        request lost in a reconnect is only renewed after it)."""
+        long one pull request lingers on the server. A longer wait costs an idle host fewer
+        requests, but a pull request lost in a reconnect is only renewed after it, and
+        nats-py may hold a delivered order until its request expires (docs/benchmarks.md,
+        "Scale")."""
         return self._work(
             subjects.ORDERS_STREAM,
             f"agent-{host_id}",
