@@ -62,7 +62,7 @@ def test_recommendations_drawn_rejected_and_applied(page: Any, stack: Stack, sho
     first, second = recs[0], recs[1]
 
     page.goto("/")
-    page.get_by_role("link", name="DRS").click()
+    page.get_by_role("link", name="DRS", exact=True).click()
     expect(page.get_by_role("heading", name="DRS recommendations")).to_be_visible()
     row = page.get_by_test_id(f"rec-{first['id']}")
     expect(row).to_contain_text(first["vm_name"])
