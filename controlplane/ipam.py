@@ -9,8 +9,8 @@ replicas, as ``controlplane-pm`` is for VMs) and keeps two things true:
   decision on the network aggregate (``controlplane.domain.network``), so concurrent
   allocations never share an address. A NIC naming a network that does not exist, or a
   network without a free address, is recorded as ``network.address_allocation_failed``
-  (and logged); the VM itself is H1's aggregate and is not changed here. NICs on the
-  network ``default`` (the host's own libvirt network) are not managed.
+  (and logged); the VM aggregate itself is not changed here (its host fails the VM's
+  task). NICs on the network ``default`` (the host's own libvirt network) are not managed.
 - **Hosts.** After each batch, every host gets the new desired state of what changed
   (``controlplane.netspec``: networks with their DHCP host entries, nwfilters, NIC filter
   bindings) by request/reply (``events.netsync``); the answers become

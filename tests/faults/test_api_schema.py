@@ -5,7 +5,7 @@ The stack is real (NATS, PostgreSQL, the controlplane on HTTP, the projector and
 simulated hosts); real resources are seeded first so generated requests also reach the
 handlers with ids that exist. The default run sends a bounded number of examples per
 operation and pass (``EXAMPLES``); ``LQ_SLOW=1`` adds a long run (``LQ_FUZZ_EXAMPLES``,
-default 100). Routes still in progress are excluded by ``apifuzz.IN_PROGRESS``; the slow
+default 100). The newest route families are excluded by ``apifuzz.IN_PROGRESS``; the slow
 ``test_routes_still_in_progress`` fuzzes only them.
 """
 
