@@ -29,6 +29,7 @@ import logging
 from collections.abc import Iterable
 
 from controlplane import netspec
+from controlplane.consuming import consume_forever
 from controlplane.domain import network as nd
 from controlplane.domain import security_group as sd
 from controlplane.domain.errors import DomainError
@@ -127,16 +128,9 @@ class NetProcess:
             subjects.NET_HELLOS_ALL, self._on_hello, queue="controlplane"
         )
         try:
-            while True:
-                try:
-                    async for batch in self.bus.store.consume(DURABLE, subject="lq.evt.>"):
-                        await self._handle_batch(batch.events, batch.last_seq)
-                        await batch.ack()
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    log.exception("network process manager failed; restarting in 1 s")
-                    await asyncio.sleep(1.0)
+            await consume_forever(
+                self.bus.store, DURABLE, "lq.evt.>", self._handle_batch, "network process manager"
+            )
         finally:
             await cancel_and_wait(list(self._wakeups))
             await self._hello.unsubscribe()

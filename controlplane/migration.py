@@ -39,12 +39,13 @@ import uuid
 from datetime import timedelta
 
 from controlplane import scheduler
+from controlplane.consuming import consume_forever, handle_in_place
 from controlplane.domain import host as hd
 from controlplane.domain import host_maintenance as hm
 from controlplane.domain import vm as vd
 from controlplane.domain.errors import DomainError, InsufficientCapacity
 from controlplane.fleet import Fleet
-from controlplane.handlers import Handler, Outcome, TooMuchContention
+from controlplane.handlers import Handler, Outcome
 from controlplane.processes import SYSTEM, order_id
 from events import host as he
 from events import orders as od
@@ -52,7 +53,6 @@ from events import vm as ve
 from events.base import Meta, new_id, utcnow
 from events.bus import Bus
 from events.codec import Envelope, StoredEvent
-from events.errors import StoreUnavailable
 from events.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -121,16 +121,9 @@ class MigrationProcess:
     async def run(self) -> None:
         sweeper = asyncio.create_task(self._sweep(), name="migration-sweep")
         try:
-            while True:
-                try:
-                    async for batch in self.bus.store.consume(CONSUMER, subject="lq.evt.>"):
-                        await self._handle_batch(batch.events, batch.last_seq)
-                        await batch.ack()
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    log.exception("migration process failed; restarting in 1 s")
-                    await asyncio.sleep(1.0)
+            await consume_forever(
+                self.bus.store, CONSUMER, "lq.evt.>", self._handle_batch, "migration process"
+            )
         finally:
             sweeper.cancel()
 
@@ -145,27 +138,7 @@ class MigrationProcess:
                 log.exception("migration sweep failed")
 
     async def _handle_batch(self, events: list[StoredEvent], last_seq: int) -> None:
-        """As ``VmProcess._handle_batch``: retry transient failures in place, skip others."""
-        delay = 0.2
-        done = 0
-        while True:
-            try:
-                await self.repo.wait_seq(last_seq, timeout=30)
-                for se in events[done:]:
-                    try:
-                        await self.handle(se)
-                    except (StoreUnavailable, TimeoutError, TooMuchContention):
-                        raise
-                    except Exception:
-                        log.exception("event %s at %d not handled", se.envelope.type, se.seq)
-                    done += 1
-                return
-            except asyncio.CancelledError:
-                raise
-            except (StoreUnavailable, TimeoutError, TooMuchContention) as exc:
-                log.warning("migration process retries in %.1f s: %r", delay, exc)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
+        await handle_in_place(self.repo, events, last_seq, self.handle, "migration process")
 
     async def handle(self, se: StoredEvent) -> None:
         env = se.envelope

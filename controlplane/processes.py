@@ -14,23 +14,22 @@ sends ``order.cancel`` for the task's order.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import timedelta
 
 from controlplane import scheduler
+from controlplane.consuming import consume_forever, handle_in_place
 from controlplane.domain import host as hd
 from controlplane.domain import vm as vd
 from controlplane.domain import vm_state as vs
 from controlplane.domain.errors import DomainError, InsufficientCapacity
 from controlplane.fleet import Fleet
-from controlplane.handlers import Handler, TooMuchContention
+from controlplane.handlers import Handler
 from events import orders as od
 from events import vm as ve
 from events.base import Event, Meta, utcnow
 from events.bus import Bus
 from events.codec import Envelope, StoredEvent
-from events.errors import StoreUnavailable
 from events.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -63,45 +62,16 @@ class VmProcess:
 
     async def run(self) -> None:
         """Consume the stream forever; batches are acknowledged after they are handled."""
-        while True:
-            try:
-                async for batch in self.bus.store.consume("controlplane-pm", subject="lq.evt.vm.*"):
-                    await self._handle_batch(batch.events, batch.last_seq)
-                    await batch.ack()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("VM process manager failed; restarting in 1 s")
-                await asyncio.sleep(1.0)
+        await consume_forever(
+            self.bus.store,
+            "controlplane-pm",
+            "lq.evt.vm.*",
+            self._handle_batch,
+            "VM process manager",
+        )
 
     async def _handle_batch(self, events: list[StoredEvent], last_seq: int) -> None:
-        """Handle every event of a batch before it is acknowledged, retrying in place.
-
-        The consumer acknowledges with ack-all: abandoning a batch after a transient
-        failure (NATS restarting) and acknowledging a later one would acknowledge the
-        abandoned events unhandled, and their reactions (an order, a placement) would be
-        lost. So a batch is retried until it is handled; reactions are idempotent.
-        """
-        delay = 0.2
-        done = 0
-        while True:
-            try:
-                await self.repo.wait_seq(last_seq, timeout=30)
-                for se in events[done:]:
-                    try:
-                        await self.handle(se)
-                    except (StoreUnavailable, TimeoutError, TooMuchContention):
-                        raise
-                    except Exception:  # not transient: retrying would block every VM
-                        log.exception("vm event %s at %d not handled", se.envelope.type, se.seq)
-                    done += 1
-                return
-            except asyncio.CancelledError:
-                raise
-            except (StoreUnavailable, TimeoutError, TooMuchContention) as exc:
-                log.warning("VM process manager retries in %.1f s: %r", delay, exc)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
+        await handle_in_place(self.repo, events, last_seq, self.handle, "VM process manager")
 
     async def handle(self, se: StoredEvent) -> None:
         env = se.envelope

@@ -28,6 +28,7 @@ import logging
 import time
 
 from controlplane.api.storage import attachments
+from controlplane.consuming import consume_forever, handle_in_place
 from controlplane.domain import storage_pool as sd
 from controlplane.domain.errors import DomainError
 from controlplane.handlers import Handler, TooMuchContention
@@ -106,39 +107,14 @@ class StorageProcess:
             await sub.unsubscribe()
 
     async def _consume(self, durable: str, subject: str) -> None:
-        while True:
-            try:
-                async for batch in self.bus.store.consume(durable, subject=subject):
-                    await self._handle_batch(batch.events, batch.last_seq)
-                    await batch.ack()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("storage process (%s) failed; restarting in 1 s", durable)
-                await asyncio.sleep(1.0)
+        await consume_forever(
+            self.bus.store, durable, subject, self._handle_batch, f"storage process ({durable})"
+        )
 
     async def _handle_batch(self, events: list[StoredEvent], last_seq: int) -> None:
-        """Every event handled before the batch is acknowledged (ack-all), retried in place
-        on transient failures; reactions are idempotent."""
-        delay, done = 0.2, 0
-        while True:
-            try:
-                await self.repo.wait_seq(last_seq, timeout=30)
-                for stored in events[done:]:
-                    try:
-                        await self.handle(stored.envelope)
-                    except _TRANSIENT:
-                        raise
-                    except Exception:
-                        log.exception("storage event %s not handled", stored.envelope.type)
-                    done += 1
-                return
-            except asyncio.CancelledError:
-                raise
-            except _TRANSIENT as exc:
-                log.warning("storage process retries in %.1f s: %r", delay, exc)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
+        await handle_in_place(
+            self.repo, events, last_seq, lambda se: self.handle(se.envelope), "storage process"
+        )
 
     # ------------------------------------------------------------ reactions
 
