@@ -38,14 +38,15 @@ system_deps() {
         apt_install chromium
         # the real-hypervisor tier (tests/qemu, docs/testing.md): libvirtd + QEMU, and the
         # kernel and busybox its tiny guest is built from; ovmf for UEFI guests
-        # (Debian names its kernel metapackage linux-image-amd64, Ubuntu linux-image-generic)
+        # (Debian names its kernel metapackage linux-image-amd64, Ubuntu linux-image-generic;
+        # zstd unpacks the kernel modules Ubuntu ships compressed)
         local kernel=linux-image-amd64
         if command -v apt-cache >/dev/null && ! apt-cache show "$kernel" >/dev/null 2>&1 \
             && apt-cache show linux-image-generic >/dev/null 2>&1; then
             kernel=linux-image-generic
         fi
         apt_install libvirt-daemon-system qemu-system-x86 qemu-utils busybox-static \
-            "$kernel" ovmf
+            "$kernel" ovmf zstd
         # libvirt runs dnsmasq for the DHCP/DNS of NAT and isolated networks (docs/networking.md)
         apt_install dnsmasq-base
     fi

@@ -28,9 +28,11 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import lzma
 import os
 import shutil
 import stat
+import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,8 +129,11 @@ def missing_parts(version: str | None = None) -> list[str]:
     except FileNotFoundError as exc:
         return [str(exc)]
     parts = [Path(f"/boot/vmlinuz-{version}"), BUSYBOX]
-    parts += [Path("/lib/modules") / version / m for m in MODULES]
-    return [str(p) for p in parts if not p.is_file()]
+    missing = [str(p) for p in parts if not p.is_file()]
+    for m in MODULES:
+        if _module_file(version, m) is None and not _builtin(version, m):
+            missing.append(str(Path("/lib/modules") / version / m))
+    return missing
 
 
 def build(root: Path | None = None, version: str | None = None) -> Guest:
@@ -185,6 +190,41 @@ def _mkdirs_readable(path: Path) -> None:
             p.chmod(stat.S_IMODE(st.st_mode) | 0o055)
 
 
+MODULE_ROOT = Path("/lib/modules")
+
+
+def _module_file(version: str, module: str, root: Path = MODULE_ROOT) -> Path | None:
+    """The module as installed: plain, or compressed as distributions ship it (Debian
+    installs ``.ko``, Ubuntu and Fedora ``.ko.zst`` or ``.ko.xz``)."""
+    base = root / version / module
+    for p in (base, *(base.with_name(base.name + ext) for ext in (".zst", ".xz", ".gz"))):
+        if p.is_file():
+            return p
+    return None
+
+
+def _builtin(version: str, module: str, root: Path = MODULE_ROOT) -> bool:
+    """Whether the kernel was built with ``module`` inside it (nothing to load)."""
+    listing = root / version / "modules.builtin"
+    return listing.is_file() and module in listing.read_text().split()
+
+
+def _module_bytes(version: str, module: str, root: Path = MODULE_ROOT) -> bytes | None:
+    """The uncompressed module (busybox ``insmod`` loads plain ELF objects only), or
+    ``None`` for a module built into the kernel."""
+    path = _module_file(version, module, root)
+    if path is None:
+        return None
+    data = path.read_bytes()
+    if path.suffix == ".xz":
+        return lzma.decompress(data)
+    if path.suffix == ".gz":
+        return gzip.decompress(data)
+    if path.suffix == ".zst":
+        return subprocess.run(["zstd", "-dc", str(path)], check=True, capture_output=True).stdout
+    return data
+
+
 def _initramfs(version: str) -> bytes:
     """A gzip-compressed cpio ``newc`` archive of the guest's root file system."""
     archive = _Cpio()
@@ -194,8 +234,8 @@ def _initramfs(version: str) -> bytes:
     archive.add_file("bin/busybox", BUSYBOX.read_bytes(), 0o755)
     archive.add_file("bin/sh", b"/bin/busybox", 0o777, symlink=True)
     for m in MODULES:
-        data = (Path("/lib/modules") / version / m).read_bytes()
-        archive.add_file(f"lib/modules/{Path(m).name}", data, 0o644)
+        if (data := _module_bytes(version, m)) is not None:
+            archive.add_file(f"lib/modules/{Path(m).name}", data, 0o644)
     archive.add_file("etc/acpid.conf", ACPID_CONF.encode(), 0o644)
     archive.add_file("etc/acpi/PWRF/00000080", POWER_BUTTON.encode(), 0o755)
     archive.add_file("init", INIT.encode(), 0o755)
