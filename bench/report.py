@@ -54,6 +54,7 @@ from bench import project as proj
 from controlplane.repository import Repository
 from events.bus import Bus
 from events.settings import Settings
+from events.streaming import LONG_PULL
 from lq.embedded import NatsServer, Postgres, free_port, start_nats, start_postgres
 from projections import runner
 
@@ -148,7 +149,7 @@ def start_stack(data: Path) -> Stack:
 
 
 def start_swarm(
-    stack: Stack, hosts: int, per_process: int, metrics_s: float, fetch_wait: float = 1.0
+    stack: Stack, hosts: int, per_process: int, metrics_s: float, fetch_wait: float = LONG_PULL
 ) -> list[Any]:
     procs = []
     for i, first in enumerate(range(0, hosts, per_process)):
@@ -503,7 +504,9 @@ def main() -> None:
     p.add_argument("--concurrency", type=int, default=32)
     p.add_argument("--hosts-per-process", type=int, default=2500)
     p.add_argument("--metrics-s", type=float, default=10.0)
-    p.add_argument("--fetch-wait", type=float, default=1.0, help="hosts' order pull linger")
+    p.add_argument(
+        "--fetch-wait", type=float, default=LONG_PULL, help="hosts' order pull linger (s)"
+    )
     p.add_argument("--requests", type=int, default=200, help="GET /vms samples per query")
     p.add_argument("--heartbeat-wait", type=float, default=3.0)
     p.add_argument("--append-events", type=int, default=20_000)

@@ -64,6 +64,7 @@ from events.reports import (
     OrderFailed,
     Report,
 )
+from events.streaming import LONG_PULL
 from events.vm import VmState
 
 log = logging.getLogger("bench.swarm")
@@ -153,7 +154,7 @@ class Swarm:
         op_ms: float = 0.0,
         cpus: int = 64,
         memory_mib: int = 256 * 1024,
-        fetch_wait: float = 1.0,
+        fetch_wait: float = LONG_PULL,
     ) -> None:
         self.fetch_wait = fetch_wait  # how long each host's pull request lingers
         self.url, self.count, self.prefix = url, hosts, prefix
@@ -404,7 +405,7 @@ def main() -> None:
     p.add_argument("--heartbeat-s", type=float, default=2.0)
     p.add_argument("--metrics-s", type=float, default=10.0, help="0 disables metrics")
     p.add_argument("--op-ms", type=float, default=0.0, help="simulated hypervisor time/order")
-    p.add_argument("--fetch-wait", type=float, default=1.0, help="order pull linger (s)")
+    p.add_argument("--fetch-wait", type=float, default=LONG_PULL, help="order pull linger (s)")
     p.add_argument("--duration", type=float, default=0.0, help="seconds (0: until signalled)")
     p.add_argument("--verbose", action="store_true")
     args = p.parse_args()

@@ -413,13 +413,15 @@ class EventStore:
         max_batch: int = 1000,
         *,
         ack_wait: float = 30.0,
-        fetch_timeout: float = 1.0,
+        fetch_timeout: float = streaming.LONG_PULL,
     ) -> AsyncIterator[EventBatch]:
-        """Durable consumer with ack-all: resumes where it left off, or when ``from_seq`` is
-        given, is recreated to start there. Unacked batches are redelivered (after
-        ``ack_wait`` seconds)."""
+        """Durable consumer with explicit acks: resumes where it left off, or when
+        ``from_seq`` is given, is recreated to start there. Unacked batches are redelivered
+        (after ``ack_wait`` seconds). While idle it holds one pull request for
+        ``fetch_timeout`` seconds (``streaming.fetch``)."""
         return streaming.consume(
             self._js,
+            self._nc,
             self._stream,
             durable,
             from_seq=from_seq,

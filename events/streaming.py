@@ -26,8 +26,9 @@ only as a wake-up signal (its messages are dropped unread; a lost one costs noth
 plus polls that back off from a few milliseconds after activity to one second when
 idle: a message stored just after its wake-up, or by a replica that lags, is still read.
 
-``consume`` uses a durable pull consumer with ack-all, for readers that keep their
-position on the server.
+``consume`` uses a durable pull consumer with explicit acks, for readers that keep
+their position on the server; ``fetch`` (also the work queues' pull, ``events.bus``)
+holds one long pull request while idle and hands over each message as it arrives.
 """
 
 from __future__ import annotations
@@ -255,11 +256,57 @@ async def follow(
             log.debug("unsubscribe: %r", exc)
 
 
-async def fetch(psub: JetStreamContext.PullSubscription, batch: int, wait: float) -> list[Msg]:
-    """One fetch of a pull consumer; nothing on timeout or a transient server status
-    (e.g. 503 while the consumer's leader moves), ``StoreUnavailable`` once closed."""
+LONG_PULL = 30.0
+"""How long an idle consumer's one pull request lingers on the server (seconds)."""
+_REST = 1.0  # bound on taking what is already pending after the first message
+_WATCH = 2.0  # how often a lingering pull checks whether its connection was re-established
+
+
+async def _first(
+    psub: JetStreamContext.PullSubscription, wait: float, reconnects: Callable[[], int] | None
+) -> list[Msg]:
+    """The next message alone; nothing after ``wait``, or as soon as the connection was
+    re-established (a pull request does not survive a server restart: it is renewed)."""
+    if reconnects is None or wait <= _WATCH:
+        return await psub.fetch(1, timeout=wait)
+    seen = reconnects()
+    pull = asyncio.ensure_future(psub.fetch(1, timeout=wait))
     try:
-        return await psub.fetch(batch=batch, timeout=wait)
+        while not (await asyncio.wait({pull}, timeout=_WATCH))[0]:
+            if reconnects() != seen:
+                log.debug("connection re-established: pull request renewed")
+                return []
+        return pull.result()
+    finally:
+        if not pull.done():  # a message arriving later stays queued for the next fetch
+            pull.cancel()
+            await asyncio.wait({pull})
+
+
+async def fetch(
+    psub: JetStreamContext.PullSubscription,
+    batch: int,
+    wait: float,
+    reconnects: Callable[[], int] | None = None,
+) -> list[Msg]:
+    """Up to ``batch`` messages of a pull consumer, waiting at most ``wait`` seconds for
+    the first; nothing on timeout or a transient server status (e.g. 503 while the
+    consumer's leader moves), ``StoreUnavailable`` once closed.
+
+    The first message is pulled alone, so it is handed over the moment it arrives: with a
+    larger pull request nats-py may keep a delivered message until the request expires
+    (it waits for the rest of the batch). Then what the server still holds for the
+    consumer (the message's ``num_pending``) is taken at once, up to ``batch``. An idle
+    consumer so holds one pull request for ``wait`` seconds (``LONG_PULL``) and still gets
+    a new message at once. ``reconnects`` (the connection's reconnect count) lets a long
+    wait renew its request after a reconnect instead of waiting out a lost one."""
+    try:
+        msgs = await _first(psub, wait, reconnects)
+        more = min(batch - 1, msgs[-1].metadata.num_pending or 0) if msgs else 0
+        if more > 0:
+            with contextlib.suppress(TimeoutError):  # another reader took them meanwhile
+                msgs += await psub.fetch(more, timeout=min(wait, _REST))
+        return msgs
     except TimeoutError:  # nats-py raises both its own and asyncio.TimeoutError
         return []
     except nats.errors.ConnectionClosedError as exc:
@@ -268,6 +315,11 @@ async def fetch(psub: JetStreamContext.PullSubscription, batch: int, wait: float
         log.warning("fetch failed, retrying: %r", exc)
         await asyncio.sleep(0.2)
         return []
+
+
+def reconnects_of(nc: NATS) -> Callable[[], int]:
+    """How many times ``nc`` re-established its connection (for ``fetch``)."""
+    return lambda: int(nc.stats["reconnects"])
 
 
 async def _durable(
@@ -319,6 +371,7 @@ async def _ack_each(msgs: list[Msg]) -> None:
 
 async def consume(
     js: JetStreamContext,
+    nc: NATS,
     stream: str,
     durable: str,
     *,
@@ -336,7 +389,7 @@ async def consume(
         raise StoreUnavailable(f"durable consumer {durable} on {stream}: {exc!r}") from exc
     try:
         while True:
-            msgs = await fetch(psub, max_batch, fetch_timeout)
+            msgs = await fetch(psub, max_batch, fetch_timeout, reconnects_of(nc))
             if not msgs:
                 continue
             events: list[StoredEvent] = []

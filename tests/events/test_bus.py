@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import timedelta
 
 import nats
 import pytest
+from nats.aio.msg import Msg
 
 from events.base import new_id, utcnow
 from events.bus import Bus
@@ -14,7 +16,8 @@ from events.errors import StoreUnavailable
 from events.orders import DefineVm, Order, StartVm
 from events.reports import Heartbeat, OrderDone, Report
 from events.settings import Settings
-from events.subjects import EVENTS_STREAM, HEARTBEAT_BUCKET
+from events.subjects import EVENTS_STREAM, HEARTBEAT_BUCKET, ORDERS_STREAM
+from lq.embedded import NatsServer
 from tests.events.conftest import aclose, take
 
 
@@ -76,6 +79,52 @@ async def test_orders_round_trip_with_redelivery_on_nak(bus: Bus) -> None:
     [other] = await take(bus.orders("h2"), 1)
     assert isinstance(other.value.body, StartVm)
     await other.ack()
+
+
+async def test_an_idle_host_holds_one_long_pull_and_still_gets_orders_at_once(
+    bus: Bus, nats_server: NatsServer
+) -> None:
+    pulls: list[Msg] = []
+
+    async def pulled(msg: Msg) -> None:
+        pulls.append(msg)
+
+    watcher = await nats.connect(nats_server.url)
+    await watcher.subscribe(f"$JS.API.CONSUMER.MSG.NEXT.{ORDERS_STREAM}.agent-h3", cb=pulled)
+    it = bus.orders("h3")  # the default wait: one pull request lingers 30 s
+    try:
+        pending = asyncio.ensure_future(anext(it))
+        await asyncio.sleep(2.5)
+        await watcher.flush()
+        assert len(pulls) == 1  # renewed every second before
+        sent = _order("h3", StartVm(vm_id="v3"))
+        t0 = time.monotonic()
+        await bus.send_order(sent)
+        d = await asyncio.wait_for(pending, 5)
+        assert d.value == sent and time.monotonic() - t0 < 1.0
+        await d.ack()
+        await watcher.close()
+
+        nats_server.stop()  # the server forgets the lingering request: it is renewed
+        pending = asyncio.ensure_future(anext(it))
+        await asyncio.sleep(0.2)
+        nats_server.restart()
+        again = _order("h3", StartVm(vm_id="v4"))
+        async with asyncio.timeout(20):
+            while True:
+                try:
+                    await bus.send_order(again)
+                    break
+                except StoreUnavailable:
+                    await asyncio.sleep(0.2)
+        t0 = time.monotonic()
+        d = await asyncio.wait_for(pending, 10)  # not after the lost request's 30 s
+        assert d.value == again and time.monotonic() - t0 < 8
+        await d.ack()
+    finally:
+        await aclose(it)
+        if not watcher.is_closed:
+            await watcher.close()
 
 
 async def test_reports_shared_consumer_and_term(bus: Bus) -> None:
