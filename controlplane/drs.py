@@ -19,8 +19,10 @@ for all hosts outside any cluster, as one group — the pass:
 Applying — by the API or automatically — opens a migration task through the migration
 entry point (``controlplane.migration.request_migration``) and records
 ``drs.recommendation_applied`` with its task id; a VM that cannot move now makes it
-``failed`` with the reason. Load is the allocation (reservations), not measured usage
-(docs/drs.md).
+``failed`` with the reason. Load is the measured load (``controlplane.load``) when every
+host of the group has a fresh metrics sample, the allocation (reservations) otherwise;
+each recommendation says which (``load_basis``). A move must also keep the VM's pools and
+networks reachable (``placement.unreachable``), as placement does (docs/drs.md).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import time
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from controlplane import drs_plan, migration, scheduler
+from controlplane import drs_plan, migration, placement, scheduler
 from controlplane.domain import affinity as ad
 from controlplane.domain import cluster as cd
 from controlplane.domain import drs as dd
@@ -39,6 +41,8 @@ from controlplane.domain.errors import DomainError, InvalidState, UnknownAggrega
 from controlplane.domain.host import Host
 from controlplane.domain.vm_state import Vm
 from controlplane.handlers import Handler
+from controlplane.host_index import Figure, allocated
+from controlplane.load import LoadView
 from events import drs as de
 from events.base import Meta, new_id, utcnow
 from events.settings import Settings
@@ -70,10 +74,12 @@ class Policy:
 
 
 class Drs:
-    def __init__(self, handler: Handler, settings: Settings) -> None:
+    def __init__(self, handler: Handler, settings: Settings, load: LoadView | None = None) -> None:
         self.handler = handler
         self.repo = handler.repo
         self.settings = settings
+        self.load = load
+        self.basis: dict[str, str] = {}  # group → the load its last plan used
         self._last_pass: dict[str, float] = {}  # group → monotonic time of its last pass
         self.last_pass_s = 0.0  # duration of the last pass (seconds), for tests and logs
 
@@ -139,8 +145,9 @@ class Drs:
                 improvement=move.improvement,
                 imbalance_before=move.imbalance_before,
                 imbalance_after=move.imbalance_after,
-                reason=move.reason,
+                reason=f"{move.reason} ({_BASIS[self.basis.get(group, 'allocation')]})",
                 expires_at=now + timedelta(seconds=policy.ttl_s),
+                load_basis=self.basis.get(group, "allocation"),
             )
             meta = Meta(actor=ACTOR, occurred_at=now)
             await self.handler.execute("drs", rid, dd.decider(dd.Create(event=event)), meta)
@@ -172,6 +179,7 @@ class Drs:
         cooling = self.cooling_down(now, policy.cooldown_s)
         busy: dict[str, int] = {}
         movable: list[drs_plan.VmLoad] = []
+        needs: dict[str, placement.Ask] = {}  # VMs with pools/networks other than default
         for vm in self.repo.all("vm"):
             if vm.host_id not in host_ids or vm.state == "deleted":
                 continue
@@ -185,8 +193,17 @@ class Drs:
             movable.append(
                 drs_plan.VmLoad(vm.vm_id, vm.host_id, vm.vcpus, vm.memory_mib, _labels(vm))
             )
+            if vm.disks or vm.nics:
+                pools, networks = scheduler.reach(self.repo, vm)
+                if pools or networks:
+                    needs[vm.vm_id] = placement.Ask(
+                        vm_id=vm.vm_id, vcpus=0, memory_mib=0, pools=pools, networks=networks
+                    )
         hard = [r for r in scheduler.rules(self.repo) if r.hard]
-        loads = {h.host_id: _host_load(h) for h in hosts}
+        figures = self.load.fresh() if self.load is not None else {}
+        measured = bool(hosts) and all(h.host_id in figures for h in hosts)
+        self.basis[group] = "metrics" if measured else "allocation"
+        loads = {h.host_id: _host_load(h, figures if measured else {}) for h in hosts}
         where = scheduler.where(self.repo) if hard else None
         # Plan on top of the open recommendations, as if they were carried out already:
         # a pass adds moves only while the cluster would still be uneven after them.
@@ -208,7 +225,7 @@ class Drs:
             batch_size=policy.batch_size,
             max_per_host=policy.max_per_host,
             busy=busy,
-            allowed=_rule_check(hard) if hard else None,
+            allowed=_check(hard, needs, {h.host_id: h for h in hosts}),
             where=where,
         )
 
@@ -283,7 +300,11 @@ def _labels(vm: Vm) -> Mapping[str, str]:
     return vm.placement_labels
 
 
-def _host_load(h: Host) -> drs_plan.HostLoad:
+_BASIS = {"metrics": "measured load", "allocation": "load by allocation"}
+
+
+def _host_load(h: Host, figures: Mapping[str, Figure]) -> drs_plan.HostLoad:
+    figure = figures.get(h.host_id)
     return drs_plan.HostLoad(
         h.host_id,
         h.vcpu_capacity,
@@ -291,11 +312,21 @@ def _host_load(h: Host) -> drs_plan.HostLoad:
         h.allocated_vcpus,
         h.allocated_memory_mib,
         h.labels,
+        offset=figure.busy - allocated(h) if figure is not None else 0.0,
     )
 
 
-def _rule_check(hard: list[ad.Rule]) -> drs_plan.Allowed:
+def _check(
+    hard: list[ad.Rule], needs: Mapping[str, placement.Ask], hosts: Mapping[str, Host]
+) -> drs_plan.Allowed | None:
+    """Whether a VM may go to a host: its hard rules, and its pools and networks there."""
+    if not hard and not needs:
+        return None
+
     def allowed(vm_id: str, host_id: str, where: Mapping[str, str | None]) -> bool:
+        ask = needs.get(vm_id)
+        if ask is not None and placement.unreachable(ask, hosts[host_id]) is not None:
+            return False
         mine = ad.rules_for(hard, vm_id)
         return not mine or not ad.violations(mine, vm_id, host_id, where)
 

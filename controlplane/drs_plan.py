@@ -1,7 +1,11 @@
 """The DRS computation (pure): which moves would even out a cluster's load.
 
 Load of a host = the mean of its allocated fractions of vCPU and memory capacity (the
-reservations, with overcommit — what placement's ``spread`` weigher evens out too).
+reservations, with overcommit — what placement's ``spread`` weigher evens out too), or,
+when every host of the group has a fresh metrics sample, its measured load: the host's
+``offset`` is then measured minus allocated, so a move still shifts load by the VM's
+allocated share (a VM's own use is not measured apart) while the hosts start from what
+they really carry.
 Imbalance = the population standard deviation of the loads of the cluster's connected
 hosts (0 = perfectly even). A plan is built greedily: while the imbalance is above the
 tolerance and the batch is not full, try moving each movable VM of the most loaded hosts
@@ -35,6 +39,7 @@ class HostLoad:
     vcpus: int  # allocated
     memory_mib: int  # allocated
     labels: Mapping[str, str] = field(default_factory=dict)
+    offset: float = 0.0  # measured load minus allocated load (0: load is the allocation)
 
     @property
     def load(self) -> float:
@@ -69,7 +74,7 @@ Allowed = Callable[[str, str, Mapping[str, str | None]], bool]
 def load_of(h: HostLoad, add_vcpus: int, add_memory_mib: int) -> float:
     cpu = (h.vcpus + add_vcpus) / max(h.vcpu_capacity, 1)
     mem = (h.memory_mib + add_memory_mib) / max(h.memory_capacity_mib, 1)
-    return 0.5 * (cpu + mem)
+    return 0.5 * (cpu + mem) + h.offset
 
 
 def imbalance(loads: Iterable[float]) -> float:
@@ -105,7 +110,8 @@ def plan(
     ``busy`` counts moves already under way per host (they use its budget); ``where`` is
     every VM's host for the hard rules (updated here as moves are planned)."""
     state = {h.host_id: HostLoad(
-        h.host_id, h.vcpu_capacity, h.memory_capacity_mib, h.vcpus, h.memory_mib, h.labels
+        h.host_id, h.vcpu_capacity, h.memory_capacity_mib, h.vcpus, h.memory_mib, h.labels,
+        h.offset,
     ) for h in hosts}  # fmt: skip
     n = len(state)
     if n < 2 or batch_size < 1:

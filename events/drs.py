@@ -30,6 +30,7 @@ class DrsRecommendationCreated(Event, frozen=True, kw_only=True, tag="drs.recomm
     imbalance_after: float
     reason: str = ""
     expires_at: datetime
+    load_basis: str = "allocation"  # "metrics" (measured load) or "allocation" (reservations)
 
 
 class DrsRecommendationApproved(

@@ -15,6 +15,7 @@ from controlplane.domain import host as hd
 from controlplane.domain import host_maintenance as hm
 from controlplane.domain import vm as vd
 from controlplane.domain.errors import DomainError, InsufficientCapacity
+from controlplane.host_index import HostIndex
 from controlplane.repository import Repository
 from events.base import Event, Meta
 from events.codec import wrap
@@ -33,6 +34,9 @@ class World:
         self.dead: set[str] = set()  # hosts whose agent no longer answers
         self.failed: dict[str, str] = {}  # task id → why
         self.n = 0
+        # placement walks a host index as the controlplane does (a short shortlist, so
+        # the property test exercises the hosts it skips)
+        self.index = HostIndex()
 
     # -- the Repository surface that scheduler/evacuation read
     def all(self, kind: str) -> Iterable[Any]:
@@ -122,6 +126,12 @@ class World:
 
         return scheduler.where(self.repo)
 
+    def _choose(self, ask: placement.Ask) -> tuple[list[hd.Host], Any]:
+        self.index.sync(list(self.hosts.values()), {})
+        return placement.choose(
+            self.index, ask, rules=self.rules.values(), where=self._where(), shortlist=2
+        )
+
     def create(self, vm_id: str, vcpus: int, memory_mib: int, start: bool = True) -> None:
         task = self._task()
         self.vm_do(
@@ -134,9 +144,7 @@ class World:
         )  # fmt: skip
         vm = self.vms[vm_id]
         ask = placement.Ask(vm_id=vm_id, vcpus=vcpus, memory_mib=memory_mib)
-        ranked, decision = placement.choose(
-            self.hosts.values(), ask, rules=self.rules.values(), where=self._where()
-        )
+        ranked, decision = self._choose(ask)
         host_id = self._reserve(ranked, vm, task)
         if host_id is None:
             self.vm_do(vm_id, vd.FailPlacement(task_id=task, reason="no host"), task)
@@ -172,9 +180,7 @@ class World:
             exclude=frozenset([src]),
             only=frozenset([to]) if to else None,
         )
-        ranked, decision = placement.choose(
-            self.hosts.values(), ask, rules=self.rules.values(), where=self._where()
-        )
+        ranked, decision = self._choose(ask)
         dest = self._reserve(ranked, vm, task)
         if dest is None:
             self.vm_do(vm_id, vd.Fail(task_id=task, reason="no host can take the VM"), task)
