@@ -51,7 +51,7 @@ def ensure_network(conn: Any, spec: ns.NetworkSpec) -> tuple[str, str]:
         if netxml.without_hosts(current) == netxml.without_hosts(xml):
             _sync_hosts(net, current, spec)
         else:
-            conn.networkDefineXML(xml)
+            conn.networkDefineXML(_same_uuid(xml, net.UUIDString()))
             net = conn.networkLookupByName(spec.network_id)
             if net.isActive():
                 detail = RESTART_NOTE
@@ -61,6 +61,18 @@ def ensure_network(conn: Any, spec: ns.NetworkSpec) -> tuple[str, str]:
     if not net.isActive():
         net.create()
     return "active", detail
+
+
+def _same_uuid(xml: str, uuid: str) -> str:
+    """``xml`` with the defined network's UUID: libvirt refuses a redefinition under the
+    same name that would give it another ("already exists with uuid …")."""
+    root = ET.fromstring(xml)
+    for old in root.findall("uuid"):
+        root.remove(old)
+    element = ET.Element("uuid")
+    element.text = uuid
+    root.insert(1, element)
+    return ET.tostring(root, encoding="unicode")
 
 
 def _definition(net: Any) -> str:

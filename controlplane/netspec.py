@@ -9,6 +9,7 @@ addresses their member NICs hold in any network, so a filter on the host is conc
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable
 from typing import Any
 
@@ -20,9 +21,17 @@ from events import vm as ve
 
 
 def network_spec(n: nd.Network) -> ns.NetworkSpec:
+    """The network with a DHCP host entry per reservation and allocated address. An
+    allocation's entry is named after its VM, but only the VM's first NIC there (by
+    address): libvirt refuses two entries with one name, and a VM has one hostname."""
     hosts = {r.mac: r for r in n.reservations.values()}
-    for a in n.allocations.values():
-        hosts.setdefault(a.mac, ne.Reservation(mac=a.mac, ip=a.ip, name=a.vm_id[-12:]))
+    named = {r.name for r in hosts.values() if r.name}
+    for a in sorted(n.allocations.values(), key=lambda a: ipaddress.IPv4Address(a.ip)):
+        if a.mac in hosts:
+            continue
+        name = a.vm_id[-12:]
+        hosts[a.mac] = ne.Reservation(mac=a.mac, ip=a.ip, name="" if name in named else name)
+        named.add(name)
     return ns.NetworkSpec(
         network_id=n.network_id,
         name=n.name,

@@ -10,15 +10,26 @@ once and report the outcome on ``lq.host.<id>.storage.report``, served here (que
 ``controlplane``; a report whose body names another host than its subject is rejected and
 logged: the server lets a host publish only on its own subjects), which becomes
 ``volume.ready``/``volume.resized``/``volume.deleted``/``volume.failed`` or
-``storage_pool.state_observed`` on the pool.
+``storage_pool.state_observed`` on the pool. Each volume operation is a task: the host
+taking the request makes it ``running`` (``VolumeStarted``), the outcome ends it in the
+same message as the volume's event; every append about a volume carries its task id as
+the correlation id, so the task's trace holds the whole operation.
 
 Nothing is lost when a host or a controlplane is away: a disconnected host's pools are
 marked ``unreachable`` there, a pool attached to a host is defined again whenever that
 host enrols or reconnects, and a volume operation still
 pending after ``storage_redrive_s`` is asked again (the agent treats a repeat of the same
 ``op_id`` as the same work). A volume operation whose host cannot be reached at all fails
-at once with that reason, visibly, except a deletion, which waits for its host. A volume
+at once with that reason, visibly; a deletion is asked again until its deadline. A volume
 deletion waits until no VM disk uses the volume (a forced delete detaches them first).
+
+No volume task hangs: each second (and as soon as a host disconnects) every pending
+operation is checked against its deadline (``controlplane.domain.storage_deadlines``); one
+whose host is disconnected or down, or that outlived ``volume_task_timeout_s``, fails with
+that reason ("host … is disconnected", "volume … still attached to vm … after N s").
+A task is dispatched (``VolumeStarted``: ``running``) before its request is sent, so a
+cancellation decided first keeps the request from ever leaving, and one decided after is
+refused (``not-cancellable``).
 """
 
 from __future__ import annotations
@@ -27,11 +38,14 @@ import asyncio
 import logging
 import time
 
+import msgspec
+
 from controlplane.api.storage import attachments
 from controlplane.consuming import consume_forever, handle_in_place
+from controlplane.domain import storage_deadlines as sdl
 from controlplane.domain import storage_pool as sd
 from controlplane.domain.errors import DomainError
-from controlplane.handlers import Handler, TooMuchContention
+from controlplane.handlers import Handler, Outcome, TooMuchContention
 from events import host as he
 from events import storage as se
 from events import subjects
@@ -51,11 +65,11 @@ UPLOAD_PATIENCE = 30
 asked for again: its bytes came with an API request)."""
 
 
-def _meta(env: Envelope | None = None, actor: str = SYSTEM) -> Meta:
+def _meta(env: Envelope | None = None, actor: str = SYSTEM, task_id: str = "") -> Meta:
     return Meta(
         actor=actor,
         occurred_at=utcnow(),
-        correlation_id=env.correlation_id if env else None,
+        correlation_id=task_id or (env.correlation_id if env else None),
         causation_id=env.event_id if env else None,
         traceparent=env.traceparent if env else None,
     )
@@ -97,6 +111,7 @@ class StorageProcess:
             asyncio.create_task(self._consume("controlplane-storage-hosts", "lq.evt.host.*")),
             asyncio.create_task(self._consume("controlplane-storage-vms", "lq.evt.vm.*")),
             asyncio.create_task(self._redrive_loop()),
+            asyncio.create_task(self._deadline_loop()),
         ]
         try:
             await asyncio.gather(*tasks)
@@ -125,6 +140,7 @@ class StorageProcess:
             return
         if isinstance(e, he.HostDisconnected):
             await self.host_lost(e.host_id, e.reason)
+            await self.fail_overdue({e.host_id: "disconnected"})
             return
         if isinstance(e, ve.DiskDetached | ve.VmDeleted):
             await self.deletions_waiting()
@@ -208,6 +224,8 @@ class StorageProcess:
             return
         if vol.state == "creating" and vol.source_url == se.UPLOAD_SOURCE:
             return  # an upload: the API route relays it (``redrive`` ends a lost one)
+        if await self._fail_if_overdue(pool, vol):
+            return
         source: se.VolumeSpec | None = None
         op: str = vol.operation
         if vol.state == "deleting" and attachments(self.repo, pool.pool_id, vol.name):
@@ -219,6 +237,7 @@ class StorageProcess:
                 await self._execute(
                     pool.pool_id,
                     sd.VolumeFailed(volume_id=vol.volume_id, operation="clone", error="no source"),
+                    _meta(task_id=vol.task_id),
                 )
                 return
             source = volume_spec(src)
@@ -231,13 +250,22 @@ class StorageProcess:
             source=source,
             url=vol.source_url,
         )
+        meta = _meta(task_id=vol.task_id)
+        if vol.task_id and not vol.task_running:
+            # dispatched before it is sent: a cancellation decided first keeps it here
+            started = sd.VolumeStarted(
+                volume_id=vol.volume_id, operation=vol.operation, host_id=host_id
+            )
+            out = await self._execute(pool.pool_id, started, meta)
+            after: sd.Pool | None = out.state if out is not None else self._pool(pool.pool_id)
+            now = after.volumes.get(vol.volume_id) if after is not None else None
+            if now is None or now.task_id != vol.task_id or not now.task_running:
+                return  # cancelled or ended meanwhile
         self._sent[request.op_id] = time.monotonic()
         error = await self._send(host_id, request)
         if error and vol.operation != "delete":
-            await self._execute(
-                pool.pool_id,
-                sd.VolumeFailed(volume_id=vol.volume_id, operation=vol.operation, error=error),
-            )
+            failed = sd.VolumeFailed(volume_id=vol.volume_id, operation=vol.operation, error=error)
+            await self._execute(pool.pool_id, failed, meta)
 
     async def _send(self, host_id: str, request: se.StorageRequest) -> str:
         """Ask the host; "" when it took the request, else why it could not."""
@@ -250,11 +278,62 @@ class StorageProcess:
             return f"host {host_id} is unreachable: {exc}"
         return "" if ack.ok else ack.error or "refused"
 
-    async def _execute(self, pool_id: str, command: sd.Command, meta: Meta | None = None) -> None:
+    async def _execute(
+        self, pool_id: str, command: sd.Command, meta: Meta | None = None
+    ) -> Outcome | None:
         try:
-            await self.handler.execute(sd.KIND, pool_id, sd.decider(command), meta or _meta())
+            return await self.handler.execute(
+                sd.KIND, pool_id, sd.decider(command), meta or _meta()
+            )
         except DomainError as exc:
             log.warning("storage pool %s: %s not applied: %s", pool_id, type(command).__name__, exc)
+            return None
+
+    # ------------------------------------------------------------ deadlines
+
+    async def _deadline_loop(self) -> None:
+        every = min(1.0, max(self.settings.volume_task_timeout_s / 4, 0.1))
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self.fail_overdue()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("volume deadlines check failed")
+
+    async def fail_overdue(self, host_states: dict[str, str] | None = None) -> None:
+        """Fail every pending volume operation whose host is away or whose time is up
+        (``host_states`` overrides what the repository knows: a disconnection just seen)."""
+        for pool in list(self.repo.all(sd.KIND)):
+            if pool.deleted:
+                continue
+            for vol in list(pool.volumes.values()):
+                if vol.state in sdl.PENDING:
+                    await self._fail_if_overdue(pool, vol, host_states)
+
+    async def _fail_if_overdue(
+        self, pool: sd.Pool, vol: sd.Volume, host_states: dict[str, str] | None = None
+    ) -> bool:
+        states: dict[str, str] = {
+            h: host.state for h in pool.hosts if (host := self.repo.host(h)) is not None
+        }
+        states.update(host_states or {})
+        using = attachments(self.repo, pool.pool_id, vol.name) if vol.state == "deleting" else []
+        reason = sdl.overdue(
+            pool,
+            vol,
+            utcnow(),
+            timeout_s=self.settings.volume_task_timeout_s,
+            host_states=states,
+            attached_to=sorted({vm_id for vm_id, _ in using}),
+        )
+        if reason is None:
+            return False
+        log.warning("volume %s: %s", vol.name, reason)
+        failed = sd.VolumeFailed(volume_id=vol.volume_id, operation=vol.operation, error=reason)
+        await self._execute(pool.pool_id, failed, _meta(task_id=vol.task_id))
+        return True
 
     async def _redrive_loop(self) -> None:
         every = max(self.settings.storage_redrive_s, 1.0)
@@ -285,7 +364,7 @@ class StorageProcess:
                         operation="import",
                         error="the upload did not finish (its API request or host went away)",
                     )
-                    await self._execute(pool.pool_id, lost)
+                    await self._execute(pool.pool_id, lost, _meta(task_id=vol.task_id))
                 elif not upload and now - sent >= older_than_s:
                     await self.ask_volume(pool, vol)
 
@@ -341,6 +420,8 @@ class StorageProcess:
         if pool is None or report.host_id not in pool.hosts:
             log.warning("storage report about unknown volume %s ignored", report.volume_id)
             return
+        task_id = pool.volumes[report.volume_id].task_id
+        meta = msgspec.structs.replace(meta, correlation_id=task_id or None)
         operation = report.op
         if operation not in ("create", "clone", "import", "resize", "delete"):
             return

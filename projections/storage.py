@@ -17,6 +17,7 @@ import msgspec
 from psycopg.types.json import Jsonb
 
 from events import storage as se
+from events import task as te
 from events.codec import StoredEvent
 from projections.schema import Conn
 from projections.tables import Change
@@ -205,6 +206,13 @@ async def apply(conn: Conn, events: Sequence[StoredEvent]) -> list[Change]:
     changed: dict[tuple[str, str], int] = {}
     for s in events:
         e = s.envelope.event
+        if isinstance(e, te.TaskQueued) and e.target_kind == "volume":
+            await conn.execute(
+                "UPDATE volumes SET task_id = %s, updated_at = %s, seq = %s WHERE id = %s",
+                [e.task_id, s.envelope.occurred_at, s.seq, e.target_id],
+            )
+            changed[("volume", e.target_id)] = s.seq
+            continue
         if not isinstance(e, se.STORAGE_EVENTS):
             continue
         if isinstance(e, se.PoolDefined):

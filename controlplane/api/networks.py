@@ -2,7 +2,11 @@
 
 Each is a decision on the ``network`` aggregate (``controlplane.domain.network``), which
 checks the subnet rules itself; the one cross-network rule (no two subnets overlap) gets
-the other networks' subnets from the aggregate cache. Bad input answers problem+json 4xx
+the other networks' subnets from the aggregate cache, and a creation then claims its
+subnet on the address-space aggregate (``controlplane.domain.address_space``) before it
+appends ``network.created``, so that of two overlapping creations at the same instant
+exactly one passes and the other answers ``409 subnet-claimed``; a deletion releases the
+claim. Bad input answers problem+json 4xx
 and appends nothing. Creation answers ``201`` with the network; the others ``202`` with
 the ``seq`` to read it back with (``?min_seq=``). The query routes (list, one, addresses)
 are in ``projections.networks_api``.
@@ -10,18 +14,20 @@ are in ``projections.networks_api``.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated, Any, Literal
 
 import msgspec
 from aiohttp import web
 
 from controlplane.api.common import COMMANDS, Name, decode_body, meta_for, no_body
+from controlplane.domain import address_space as asd
 from controlplane.domain import network as nd
 from controlplane.domain.errors import DomainError, InvalidRequest, UnknownAggregate
 from controlplane.handlers import Outcome, TooMuchContention
 from events import network as ne
 from events import problems
-from events.base import new_id
+from events.base import new_id, utcnow
 from events.permissions import NETWORK_MANAGE, requires
 
 routes = web.RouteTableDef()
@@ -148,8 +154,32 @@ async def create_network(request: web.Request) -> web.Response:
         ),
         others=tuple(n.cidr for n in others),
     )
-    out = await execute(request, nd.KIND, command.network_id, nd.decider(command))
+    try:  # the network's own rules first: an invalid request claims nothing
+        nd.decide(None, command)
+    except DomainError as exc:
+        raise problem_for(exc, "network", command.network_id) from exc
+    claim = asd.Claim(
+        network_id=command.network_id,
+        cidr=body.cidr,
+        name=body.name,
+        now=utcnow(),
+        live=frozenset(n.network_id for n in others),
+    )
+    await execute(request, asd.KIND, asd.SPACE_ID, asd.decider(claim))
+    try:
+        out = await execute(request, nd.KIND, command.network_id, nd.decider(command))
+    except Exception:
+        await _release(request, command.network_id)
+        raise
     return web.json_response(network_json(out.state, out.seq), status=201)
+
+
+async def _release(request: web.Request, network_id: str) -> None:
+    """Give the network's subnet back (best effort: a claim without its network lapses
+    after ``address_space.GRACE`` anyway)."""
+    release = asd.decider(asd.Release(network_id=network_id))
+    with contextlib.suppress(Exception):
+        await execute(request, asd.KIND, asd.SPACE_ID, release)
 
 
 @routes.patch("/api/v1/networks/{id}")
@@ -184,6 +214,7 @@ async def delete_network(request: web.Request) -> web.Response:
             slug="network-in-use",
         )
     out = await execute(request, nd.KIND, n.network_id, nd.decider(nd.Delete()))
+    await _release(request, n.network_id)
     return web.json_response({"network_id": n.network_id, "seq": out.seq}, status=202)
 
 

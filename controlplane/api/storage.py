@@ -9,19 +9,37 @@ disks use it (``pool_id`` + volume name, or the ``<vm_id>-<disk_id>.qcow2`` nami
 ``force=true`` asks each of those VMs to detach the disk first. An upload
 (``POST /api/v1/volumes/upload``) reserves its ``Content-Length`` and relays the body to
 the pool's host in acknowledged chunks (``events.subjects.upload_subject``).
+
+Every volume operation is a task (``task_id`` in the ``202`` answer, next to
+``volume_id``, ``pool_id`` and ``seq``): ``GET /api/v1/tasks/{task_id}`` follows it from
+``queued`` through ``running`` (dispatched to the host) to ``succeeded`` or ``failed``
+with the host's reason. A request sent again with the same ``Idempotency-Key`` (the VM
+routes' ``controlplane.api.common.idempotency_key``) gets the first answer: one volume,
+one task. A queued volume task is cancelled through ``POST /api/v1/tasks/{id}/actions/
+cancel`` (``cancel_task`` here; ``409 not-cancellable`` once dispatched).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import msgspec
 from aiohttp import web
 
-from controlplane.api.common import COMMANDS, Name, decode_body, flag, meta_for, no_body
+from controlplane.api.common import (
+    COMMANDS,
+    Name,
+    decode_body,
+    flag,
+    idempotency_key,
+    meta_for,
+    no_body,
+)
+from controlplane.auth.middleware import principal_of
 from controlplane.domain import storage_pool as sd
 from controlplane.domain import vm as vm_domain
 from controlplane.domain.errors import (
@@ -126,10 +144,13 @@ def _problem(exc: Exception, kind: str, ident: str) -> problems.Problem:
     raise exc
 
 
-async def execute(request: web.Request, pool_id: str, command: sd.Command) -> Outcome:
+async def execute(
+    request: web.Request, pool_id: str, command: sd.Command, task_id: str = ""
+) -> Outcome:
+    """One decision on the pool; ``task_id`` (a volume operation's) is the correlation id."""
     try:
         return await request.app[COMMANDS].handler.execute(
-            sd.KIND, pool_id, sd.decider(command), meta_for(request, new_id())
+            sd.KIND, pool_id, sd.decider(command), meta_for(request, task_id or new_id())
         )
     except (DomainError, TooMuchContention) as exc:
         raise _problem(exc, "storage-pool", pool_id) from exc
@@ -177,6 +198,54 @@ def attachments(repo: Any, pool_id: str, name: str) -> list[tuple[str, str]]:
 
 def _answer(status: int = 202, **body: Any) -> web.Response:
     return web.json_response(body, status=status)
+
+
+def _task_answer(out: Outcome, pool_id: str, volume_id: str) -> web.Response:
+    """``202`` naming the volume's task (a repeated request names the task already there)."""
+    state: sd.Pool = out.state
+    vol = state.volumes.get(volume_id) if state is not None else None
+    task_id = vol.task_id if vol is not None else ""
+    return _answer(volume_id=volume_id, pool_id=pool_id, task_id=task_id, seq=out.seq)
+
+
+_IDEM_NAMESPACE = uuid.UUID("8a1c3f0e-5b7d-4e2a-9c61-0d4f7e2b9a53")
+
+
+def _new_volume_id(key: str) -> str:
+    """With an ``Idempotency-Key`` the volume id derives from it, so that concurrent
+    duplicates decide on the same volume and only one can ever exist for the key."""
+    return str(uuid.uuid5(_IDEM_NAMESPACE, key)) if key else new_id()
+
+
+def _seen(request: web.Request, key: str) -> web.Response | None:
+    """The first answer of a request already made with this ``Idempotency-Key``."""
+    if not key:
+        return None
+    seen = request.app[COMMANDS].repo.idempotent(key)
+    if seen is None or seen.target_kind != sd.TASK_TARGET:
+        return None
+    pool_id = next(
+        (p.pool_id for p in request.app[COMMANDS].repo.all(sd.KIND) if seen.target_id in p.volumes),
+        "",
+    )
+    return _answer(volume_id=seen.target_id, pool_id=pool_id, task_id=seen.task_id, seq=seen.seq)
+
+
+async def _volume_task(
+    request: web.Request, pool_id: str, volume_id: str, command: sd.Command, key: str
+) -> web.Response:
+    """Decide a volume operation; a duplicate of a keyed request answers as the first one
+    (also when it lost the race to append)."""
+    task_id = getattr(command, "task_id", "")
+    try:
+        out = await execute(request, pool_id, command, task_id)
+    except problems.Problem:
+        if (first := _seen(request, key)) is not None:
+            return first
+        raise
+    if (first := _seen(request, key)) is not None:
+        return first
+    return _task_answer(out, pool_id, volume_id)
 
 
 # -- pools ------------------------------------------------------------------------------------
@@ -263,21 +332,25 @@ async def pool_action(request: web.Request) -> web.Response:
 
 
 async def _new_volume(request: web.Request, pool_id: str, command: sd.CreateVolume) -> web.Response:
-    out = await execute(request, pool_id, command)
-    return _answer(volume_id=command.volume_id, pool_id=pool_id, seq=out.seq)
+    return await _volume_task(request, pool_id, command.volume_id, command, command.idempotency_key)
 
 
 @routes.post("/api/v1/volumes")
 @requires(STORAGE_MANAGE)
 async def create_volume(request: web.Request) -> web.Response:
     body = await decode_body(request, VolumeBody)
+    key = idempotency_key(request)
+    if (first := _seen(request, key)) is not None:
+        return first
     pool = _pool(request, body.pool_id)
     command = sd.CreateVolume(
-        volume_id=new_id(),
+        task_id=new_id(),
+        volume_id=_new_volume_id(key),
         name=body.name,
         format=body.format,
         size_bytes=body.size_gib * se.GIB,
         thin=body.thin,
+        idempotency_key=key,
     )
     return await _new_volume(request, pool.pool_id, command)
 
@@ -286,13 +359,18 @@ async def create_volume(request: web.Request) -> web.Response:
 @requires(STORAGE_MANAGE)
 async def import_volume(request: web.Request) -> web.Response:
     body = await decode_body(request, ImportBody)
+    key = idempotency_key(request)
+    if (first := _seen(request, key)) is not None:
+        return first
     pool = _pool(request, body.pool_id)
     command = sd.CreateVolume(
-        volume_id=new_id(),
+        task_id=new_id(),
+        volume_id=_new_volume_id(key),
         name=body.name,
         format=body.format,
         size_bytes=body.size_gib * se.GIB,
         source_url=body.url,
+        idempotency_key=key,
     )
     return await _new_volume(request, pool.pool_id, command)
 
@@ -315,14 +393,16 @@ async def upload_volume(request: web.Request) -> web.Response:
     if not 0 < length <= MAX_UPLOAD:
         raise problems.invalid_param(f"the upload must have 1 to {MAX_UPLOAD} bytes")
     pool = _pool(request, query.pool_id)
+    task_id = new_id()
     command = sd.CreateVolume(
+        task_id=task_id,
         volume_id=new_id(),
         name=query.name,
         format=query.format,
         size_bytes=length,
         source_url=se.UPLOAD_SOURCE,
     )
-    out = await execute(request, pool.pool_id, command)
+    out = await execute(request, pool.pool_id, command, task_id)
     state: sd.Pool = out.state
     vol = state.volumes[command.volume_id]
     host_id = state.executor()
@@ -332,12 +412,17 @@ async def upload_volume(request: web.Request) -> web.Response:
         await _relay(request, host_id, state, vol)
     except (StoreUnavailable, ValueError, OSError) as exc:
         failed = sd.VolumeFailed(volume_id=vol.volume_id, operation="import", error=str(exc))
-        with contextlib.suppress(DomainError, TooMuchContention):
-            await execute(request, pool.pool_id, failed)
+        with contextlib.suppress(DomainError, TooMuchContention, problems.Problem):
+            await execute(request, pool.pool_id, failed, task_id)
         raise problems.Problem(
-            502, "upload-failed", "The upload did not reach its host", str(exc)
+            502,
+            "upload-failed",
+            "The upload did not reach its host",
+            str(exc),
+            volume_id=vol.volume_id,
+            task_id=task_id,
         ) from exc
-    return _answer(volume_id=vol.volume_id, pool_id=pool.pool_id, seq=out.seq)
+    return _task_answer(out, pool.pool_id, vol.volume_id)
 
 
 async def _relay(request: web.Request, host_id: str, pool: sd.Pool, vol: sd.Volume) -> None:
@@ -357,6 +442,9 @@ async def _relay(request: web.Request, host_id: str, pool: sd.Pool, vol: sd.Volu
     )
     if not ack.ok:
         raise ValueError(ack.error)
+    started = sd.VolumeStarted(volume_id=vol.volume_id, operation="import", host_id=host_id)
+    with contextlib.suppress(problems.Problem):
+        await execute(request, pool.pool_id, started, vol.task_id)
     subject = subjects.upload_subject(host_id, vol.volume_id)
     first = True
     async for chunk in _chunks(request):
@@ -394,12 +482,19 @@ async def _send_chunk(bus: Bus, subject: str, chunk: bytes, *, wait_for_receiver
 @routes.delete("/api/v1/volumes/{id}")
 @requires(STORAGE_MANAGE)
 async def delete_volume(request: web.Request) -> web.Response:
-    pool, vol = _volume(request)
     force = flag(request, "force")
+    key = idempotency_key(request)
+    if (first := _seen(request, key)) is not None:
+        return first
+    pool, vol = _volume(request)
     cmds = request.app[COMMANDS]
     using = attachments(cmds.repo, pool.pool_id, vol.name)
     command = sd.DeleteVolume(
-        volume_id=vol.volume_id, force=force, attached=tuple(f"{v}/{d}" for v, d in using)
+        task_id=new_id(),
+        volume_id=vol.volume_id,
+        force=force,
+        attached=tuple(f"{v}/{d}" for v, d in using),
+        idempotency_key=key,
     )
     try:  # refuse before detaching anything
         sd.decide(pool, command)
@@ -416,30 +511,57 @@ async def delete_volume(request: web.Request) -> web.Response:
                 f"volume {vol.name}: VM {vm_id} cannot detach {disk_id}: {exc}",
                 slug="volume-in-use",
             ) from exc
-    out = await execute(request, pool.pool_id, command)
-    return _answer(volume_id=vol.volume_id, pool_id=pool.pool_id, seq=out.seq)
+    return await _volume_task(request, pool.pool_id, vol.volume_id, command, key)
 
 
 @routes.post("/api/v1/volumes/{id}/actions/{verb}")
 @requires(STORAGE_MANAGE)
 async def volume_action(request: web.Request) -> web.Response:
-    pool, vol = _volume(request)
     verb = request.match_info["verb"]
+    key = idempotency_key(request) if verb in ("resize", "clone") else ""
+    if (first := _seen(request, key)) is not None:
+        return first
+    pool, vol = _volume(request)
     if verb == "resize":
         body = await decode_body(request, ResizeBody)
-        command = sd.ResizeVolume(volume_id=vol.volume_id, size_bytes=body.size_gib * se.GIB)
-        out = await execute(request, pool.pool_id, command)
-        return _answer(volume_id=vol.volume_id, pool_id=pool.pool_id, seq=out.seq)
+        command = sd.ResizeVolume(
+            task_id=new_id(),
+            volume_id=vol.volume_id,
+            size_bytes=body.size_gib * se.GIB,
+            idempotency_key=key,
+        )
+        return await _volume_task(request, pool.pool_id, vol.volume_id, command, key)
     if verb == "clone":
         clone = await decode_body(request, CloneBody)
         new = sd.CreateVolume(
-            volume_id=new_id(),
+            task_id=new_id(),
+            volume_id=_new_volume_id(key),
             name=clone.name,
             format=vol.format,
             size_bytes=vol.size_bytes,
             thin=vol.thin,
             clone_of=vol.volume_id,
+            idempotency_key=key,
         )
         return await _new_volume(request, pool.pool_id, new)
     await no_body(request)
     raise problems.not_found("action", verb)
+
+
+async def cancel_task(
+    request: web.Request, volume_id: str, task_id: str, reason: str
+) -> web.Response:
+    """Cancel a volume's queued task (``POST /api/v1/tasks/{id}/actions/cancel`` finds the
+    task's volume and comes here); it needs ``storage.manage`` as well."""
+    who = principal_of(request)
+    if who is None or not who.allows(STORAGE_MANAGE):
+        raise problems.forbidden(STORAGE_MANAGE)
+    pool = next(
+        (p for p in request.app[COMMANDS].repo.all(sd.KIND) if volume_id in p.volumes), None
+    )
+    if pool is None or pool.deleted:
+        raise problems.conflict(f"task {task_id} is no longer pending", slug="not-cancellable")
+    out = await execute(
+        request, pool.pool_id, sd.CancelTask(task_id=task_id, reason=reason), task_id
+    )
+    return _answer(volume_id=volume_id, pool_id=pool.pool_id, task_id=task_id, seq=out.seq)

@@ -7,6 +7,14 @@ or growing a volume is a decision on this aggregate, appended with the expected-
 check, so two requests racing for the last space cannot both win: the second one is
 decided again against the first one's reservation and refused (409).
 
+Every volume operation (create, clone, import, upload, resize, delete) is a task: the
+decision that starts it also queues its ``task.*`` (target kind ``volume``), the host
+taking the request makes it ``running`` and the host's outcome ends it ``succeeded`` or
+``failed`` with the host's reason, each in the same message as the volume's own event.
+A task still queued (not yet dispatched to its host) can be cancelled (``CancelTask``);
+one whose host is disconnected or that outlives its deadline is failed by the storage
+process manager (``controlplane.domain.storage_deadlines`` says when and why).
+
 Attachment of a volume to a VM is the VM's business (its disks name ``pool_id`` and the
 volume); the route finds the VMs using a volume and passes them in (``DeleteVolume``), so
 this module stays pure.
@@ -16,6 +24,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from datetime import datetime
 
 import msgspec
 
@@ -28,10 +37,12 @@ from controlplane.domain.errors import (
     UnknownPart,
 )
 from events import storage as se
+from events import task as te
 from events.base import Event
 from events.codec import Envelope
 
 KIND = se.KIND
+TASK_TARGET = "volume"
 _LIVE = ("creating", "ready", "resizing", "deleting")
 
 
@@ -57,6 +68,9 @@ class Volume(msgspec.Struct, frozen=True, kw_only=True):
     host_id: str = ""
     path: str = ""
     error: str = ""
+    task_id: str = ""  # the task of the pending (or last) operation
+    task_running: bool = False  # dispatched to the host (no longer cancellable)
+    since: datetime | None = None  # the pending operation's last step (its deadline's start)
 
     @property
     def live(self) -> bool:
@@ -151,6 +165,7 @@ class Delete(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class CreateVolume(msgspec.Struct, frozen=True, kw_only=True):
+    task_id: str
     volume_id: str
     name: str
     format: se.VolumeFormat = "qcow2"
@@ -158,20 +173,34 @@ class CreateVolume(msgspec.Struct, frozen=True, kw_only=True):
     thin: bool = True
     clone_of: str = ""
     source_url: str = ""
+    idempotency_key: str = ""
 
 
 class ResizeVolume(msgspec.Struct, frozen=True, kw_only=True):
+    task_id: str
     volume_id: str
     size_bytes: int
+    idempotency_key: str = ""
 
 
 class DeleteVolume(msgspec.Struct, frozen=True, kw_only=True):
     """``attached`` = ``vm_id/disk_id`` of every VM disk using it (the route finds them);
     without ``force`` any attachment refuses the deletion."""
 
+    task_id: str
     volume_id: str
     force: bool = False
     attached: tuple[str, ...] = ()
+    idempotency_key: str = ""
+
+
+class CancelTask(msgspec.Struct, frozen=True, kw_only=True):
+    """Cancel a volume's task while it is still queued: the operation never reaches the
+    host (a creation gives its space back, a resize or deletion leaves the volume as it
+    was). Once dispatched to the host it cannot be taken back (``not-cancellable``)."""
+
+    task_id: str
+    reason: str = ""
 
 
 class VolumeDone(msgspec.Struct, frozen=True, kw_only=True):
@@ -183,6 +212,14 @@ class VolumeDone(msgspec.Struct, frozen=True, kw_only=True):
     path: str = ""
     size_bytes: int = 0
     allocation_bytes: int = 0
+
+
+class VolumeStarted(msgspec.Struct, frozen=True, kw_only=True):
+    """The host took the volume's pending operation: its task is running."""
+
+    volume_id: str
+    operation: se.VolumeOperation
+    host_id: str
 
 
 class VolumeFailed(msgspec.Struct, frozen=True, kw_only=True):
@@ -208,9 +245,11 @@ Command = (
     | CreateVolume
     | ResizeVolume
     | DeleteVolume
+    | VolumeStarted
     | VolumeDone
     | VolumeFailed
     | VolumeProgress
+    | CancelTask
 )
 
 
@@ -344,14 +383,17 @@ def decide(pool: Pool | None, command: Command) -> list[Event]:
                     f"volume {vol.name} is {vol.size_bytes} bytes: volumes only grow",
                     "shrink-not-supported",
                 )
-            if command.size_bytes == vol.size_bytes:
-                return []
             _ready(vol, "resize it")
+            queued = _queued(command.task_id, "resize", vol, command.idempotency_key)
+            if command.size_bytes == vol.size_bytes:
+                done = f"volume {vol.name} is already {vol.size_bytes} bytes"
+                return [queued, te.TaskSucceeded(task_id=command.task_id, message=done)]
             _room(pool, command.size_bytes - vol.size_bytes, f"{vol.name} grown")
             return [
                 se.VolumeResizeRequested(
                     pool_id=pid, volume_id=vol.volume_id, size_bytes=command.size_bytes
-                )
+                ),
+                queued,
             ]
         case DeleteVolume():
             vol = _volume(pool, command.volume_id, failed_too=True)
@@ -371,17 +413,23 @@ def decide(pool: Pool | None, command: Command) -> list[Event]:
                     volume_id=vol.volume_id,
                     force=command.force,
                     detached=list(command.attached),
-                )
+                ),
+                _queued(command.task_id, "delete", vol, command.idempotency_key),
             ]
+        case VolumeStarted():
+            pending = _pending(pool, command.volume_id, command.operation)
+            if pending is None or not pending.task_id or pending.task_running:
+                return []
+            return [te.TaskRunning(task_id=pending.task_id, host_id=command.host_id)]
+        case CancelTask():
+            return _cancel(pool, command)
         case VolumeDone():
             return _done(pool, command)
         case VolumeFailed():
-            failing = pool.volumes.get(command.volume_id)
-            if failing is None or not failing.live or failing.operation != command.operation:
+            failing = _pending(pool, command.volume_id, command.operation)
+            if failing is None:
                 return []
-            if failing.state == "ready":
-                return []
-            return [
+            events: list[Event] = [
                 se.VolumeFailed(
                     pool_id=pid,
                     volume_id=failing.volume_id,
@@ -389,19 +437,73 @@ def decide(pool: Pool | None, command: Command) -> list[Event]:
                     error=command.error,
                 )
             ]
+            if failing.task_id:
+                events.append(te.TaskFailed(task_id=failing.task_id, error=command.error))
+            return events
         case VolumeProgress():
             making = pool.volumes.get(command.volume_id)
             if making is None or making.state != "creating":
                 return []
-            return [
+            percent = max(0, min(99, command.percent))
+            progressed: list[Event] = [
                 se.VolumeProgressed(
                     pool_id=pid,
                     volume_id=making.volume_id,
-                    percent=max(0, min(99, command.percent)),
+                    percent=percent,
                     message=command.message,
                 )
             ]
+            if making.task_id:
+                progressed.append(
+                    te.TaskProgressed(
+                        task_id=making.task_id, percent=percent, message=command.message
+                    )
+                )
+            return progressed
     raise TypeError(f"unknown command {command!r}")
+
+
+def _pending(pool: Pool, volume_id: str, operation: se.VolumeOperation) -> Volume | None:
+    """The volume if ``operation`` is what it is waiting for (a late or repeated host
+    answer about anything else decides nothing)."""
+    vol = pool.volumes.get(volume_id)
+    if vol is None or not vol.live or vol.operation != operation or vol.state == "ready":
+        return None
+    return vol
+
+
+def _queued(task_id: str, operation: str, vol: Volume, key: str = "") -> te.TaskQueued:
+    return te.TaskQueued(
+        task_id=task_id,
+        operation=f"volume.{operation}",
+        target_kind=TASK_TARGET,
+        target_id=vol.volume_id,
+        description=vol.name,
+        idempotency_key=key,
+    )
+
+
+def _cancel(pool: Pool, c: CancelTask) -> list[Event]:
+    vol = next((v for v in pool.volumes.values() if v.task_id == c.task_id), None)
+    if vol is None or not vol.live or vol.state == "ready":
+        raise InvalidState(f"task {c.task_id} is no longer pending", "not-cancellable")
+    if vol.task_running:
+        raise InvalidState(
+            f"task {c.task_id} ({vol.operation} of volume {vol.name}) was dispatched to its"
+            " host and cannot be cancelled any more",
+            "not-cancellable",
+        )
+    if vol.source_url == se.UPLOAD_SOURCE and vol.state == "creating":
+        raise InvalidState(
+            "an upload is cancelled by ending its request, not its task", "not-cancellable"
+        )
+    why = f"cancelled: {c.reason}" if c.reason else "cancelled"
+    return [
+        se.VolumeFailed(
+            pool_id=pool.pool_id, volume_id=vol.volume_id, operation=vol.operation, error=why
+        ),
+        te.TaskCancelled(task_id=c.task_id, reason=c.reason),
+    ]
 
 
 def _update(pool: Pool, command: Update) -> list[Event]:
@@ -479,6 +581,15 @@ def _create_volume(pool: Pool, c: CreateVolume) -> list[Event]:
     else:
         size = c.size_bytes
     _room(pool, size, what)
+    operation = (
+        "upload"
+        if c.source_url == se.UPLOAD_SOURCE
+        else "import"
+        if c.source_url
+        else "clone"
+        if c.clone_of
+        else "create"
+    )
     return [
         se.VolumeCreated(
             pool_id=pool.pool_id,
@@ -489,14 +600,35 @@ def _create_volume(pool: Pool, c: CreateVolume) -> list[Event]:
             thin=c.thin,
             clone_of=c.clone_of,
             source_url=c.source_url,
-        )
+        ),
+        te.TaskQueued(
+            task_id=c.task_id,
+            operation=f"volume.{operation}",
+            target_kind=TASK_TARGET,
+            target_id=c.volume_id,
+            description=c.name,
+            idempotency_key=c.idempotency_key,
+        ),
     ]
 
 
 def _done(pool: Pool, c: VolumeDone) -> list[Event]:
     vol = pool.volumes.get(c.volume_id)
+    if vol is not None and c.operation == "delete" == vol.operation and vol.state == "ready":
+        # a deletion whose task failed (host away, deadline) that the host did carry out
+        # after all: the volume is gone, whatever its task says
+        return [se.VolumeDeleted(pool_id=pool.pool_id, volume_id=vol.volume_id)]
     if vol is None or vol.operation != c.operation or vol.state in ("ready", "failed"):
         return []
+    events = _done_events(pool, vol, c)
+    if events and vol.task_id:
+        if not vol.task_running:  # the outcome came before the host's acknowledgement
+            events.append(te.TaskRunning(task_id=vol.task_id, host_id=c.host_id))
+        events.append(te.TaskSucceeded(task_id=vol.task_id))
+    return events
+
+
+def _done_events(pool: Pool, vol: Volume, c: VolumeDone) -> list[Event]:
     pid = pool.pool_id
     match vol.state:
         case "creating":
@@ -565,6 +697,19 @@ def evolve(pool: Pool | None, env: Envelope) -> Pool | None:
             return r(pool, hosts={**pool.hosts, e.host_id: state})
         case se.PoolDeleted():
             return r(pool, deleted=True, hosts={})
+        case te.TaskQueued() if e.target_kind == TASK_TARGET and e.target_id in pool.volumes:
+            queued = r(
+                pool.volumes[e.target_id],
+                task_id=e.task_id,
+                task_running=False,
+                since=env.occurred_at,
+            )
+            return _set_volume(pool, queued)
+        case te.TaskRunning() | te.TaskProgressed():
+            running = next((v for v in pool.volumes.values() if v.task_id == e.task_id), None)
+            if running is None:
+                return pool
+            return _set_volume(pool, r(running, task_running=True, since=env.occurred_at))
         case se.VolumeCreated():
             return _set_volume(
                 pool,

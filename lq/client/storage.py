@@ -2,7 +2,9 @@
 
 ``lq pool create NAME --type dir --param path=/var/lib/limiquantix/pools/fast`` passes
 each ``--param key=value`` as the type's parameter (a comma in the value of ``devices``
-or ``monitors`` makes a list); ``--host`` attaches it at once.
+or ``monitors`` makes a list); ``--host`` attaches it at once. Volume operations are
+tasks: ``lq volume create|resize|delete --wait`` follows the task to its end and exits 1
+when the host failed it, printing its reason.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any
 import click
 
 from lq.client import render
-from lq.client.commands import V1, api, call, output_option
+from lq.client.commands import V1, api, call, finish, output_option, wait_options
 
 GIB = 1024**3
 LISTS = ("devices", "monitors")
@@ -42,6 +44,13 @@ def _pool_id(ref: str) -> str:
 def _settle(seq: int) -> None:
     """Wait until the read model has the change, so the next command finds it by name."""
     call(lambda: api().get(f"{V1}/storage-pools", limit=1, min_seq=seq))
+
+
+def _done(answer: dict[str, Any], line: str, wait: bool, timeout: float) -> None:
+    """Print what was asked (``line``); with ``--wait``, follow the volume's task too."""
+    click.echo(line)
+    if wait:
+        finish(api(), answer, "table", True, timeout)
 
 
 def _params(pairs: tuple[str, ...]) -> dict[str, Any]:
@@ -142,30 +151,36 @@ def volume_list(pool_ref: str | None, output: str) -> None:
 @click.argument("size_gib", type=click.IntRange(1))
 @click.option("--format", "fmt", type=click.Choice(["qcow2", "raw"]), default="qcow2")
 @click.option("--thick", is_flag=True, help="allocate a raw volume fully")
-def volume_create(pool: str, name: str, size_gib: int, fmt: str, thick: bool) -> None:
+@wait_options
+def volume_create(
+    pool: str, name: str, size_gib: int, *, fmt: str, thick: bool, wait: bool, timeout: float
+) -> None:
     """Create volume NAME of SIZE_GIB in POOL (id or name)."""
     body = {"pool_id": _pool_id(pool), "name": name, "size_gib": size_gib, "format": fmt,
             "thin": not thick}  # fmt: skip
     answer = call(lambda: api().request("POST", f"{V1}/volumes", body=body))
     _settle(answer["seq"])
-    click.echo(f"volume_id: {answer['volume_id']}")
+    _done(answer, f"volume_id: {answer['volume_id']}", wait, timeout)
 
 
 @volume.command("resize")
 @click.argument("volume_id")
 @click.argument("size_gib", type=click.IntRange(1))
-def volume_resize(volume_id: str, size_gib: int) -> None:
+@wait_options
+def volume_resize(volume_id: str, size_gib: int, wait: bool, timeout: float) -> None:
     """Grow a volume to SIZE_GIB (volumes never shrink)."""
     body = {"size_gib": size_gib}
-    call(lambda: api().request("POST", f"{V1}/volumes/{volume_id}/actions/resize", body=body))
-    click.echo(f"resizing {volume_id} to {size_gib} GiB")
+    path = f"{V1}/volumes/{volume_id}/actions/resize"
+    answer = call(lambda: api().request("POST", path, body=body))
+    _done(answer, f"resizing {volume_id} to {size_gib} GiB", wait, timeout)
 
 
 @volume.command("delete")
 @click.argument("volume_id")
 @click.option("--force", is_flag=True, help="detach it from its VMs first")
-def volume_delete(volume_id: str, force: bool) -> None:
+@wait_options
+def volume_delete(volume_id: str, force: bool, wait: bool, timeout: float) -> None:
     """Delete a volume (refused while a VM uses it, unless --force)."""
     params = {"force": "true" if force else None}
-    call(lambda: api().request("DELETE", f"{V1}/volumes/{volume_id}", params=params))
-    click.echo(f"deleting {volume_id}")
+    answer = call(lambda: api().request("DELETE", f"{V1}/volumes/{volume_id}", params=params))
+    _done(answer, f"deleting {volume_id}", wait, timeout)

@@ -16,6 +16,7 @@ from controlplane.domain.errors import (
     UnknownPart,
 )
 from events import storage as se
+from events import task as te
 from events.base import Event, Meta
 from events.codec import wrap
 
@@ -62,7 +63,17 @@ def given(*commands: sd.Command) -> sd.Pool:
 
 
 def vol(volume_id: str, gib: int, name: str | None = None) -> sd.CreateVolume:
-    return sd.CreateVolume(volume_id=volume_id, name=name or volume_id, size_bytes=gib * GIB)
+    return sd.CreateVolume(
+        task_id=f"t-{volume_id}", volume_id=volume_id, name=name or volume_id, size_bytes=gib * GIB
+    )
+
+
+def resize(volume_id: str, gib: int, task_id: str = "t-resize") -> sd.ResizeVolume:
+    return sd.ResizeVolume(task_id=task_id, volume_id=volume_id, size_bytes=gib * GIB)
+
+
+def delete(volume_id: str, force: bool = False, attached: tuple[str, ...] = ()) -> sd.DeleteVolume:
+    return sd.DeleteVolume(task_id="t-del", volume_id=volume_id, force=force, attached=attached)
 
 
 def ready(volume_id: str, op: se.VolumeOperation = "create") -> sd.VolumeDone:
@@ -93,8 +104,14 @@ def test_unknown_parameters_of_a_type_are_refused() -> None:
 def test_a_volume_reserves_its_size_and_the_limit_is_capacity_times_overcommit() -> None:
     pool = given(define(10, 1.5), sd.Attach(host_id="h1"), vol("v1", 10))
     assert pool.allocated_bytes == 10 * GIB and pool.limit_bytes == 15 * GIB
-    (e,) = sd.decide(pool, vol("v2", 5))
+    e, queued = sd.decide(pool, vol("v2", 5))
     assert isinstance(e, se.VolumeCreated) and e.size_bytes == 5 * GIB
+    assert isinstance(queued, te.TaskQueued) and queued.task_id == "t-v2"
+    assert (queued.operation, queued.target_kind, queued.target_id) == (
+        "volume.create",
+        "volume",
+        "v2",
+    )
     with pytest.raises(InsufficientCapacity) as err:
         sd.decide(pool, vol("v2", 6))
     assert "5368709120 free" in str(err.value)
@@ -139,24 +156,27 @@ def test_names_are_unique_in_a_pool_and_creation_needs_a_host() -> None:
 def test_resize_grows_only_and_a_failed_resize_keeps_the_old_size() -> None:
     pool = given(define(10), sd.Attach(host_id="h1"), vol("v1", 2), ready("v1"))
     with pytest.raises(InvalidRequest) as err:
-        sd.decide(pool, sd.ResizeVolume(volume_id="v1", size_bytes=GIB))
+        sd.decide(pool, resize("v1", 1))
     assert err.value.slug == "shrink-not-supported"
-    assert sd.decide(pool, sd.ResizeVolume(volume_id="v1", size_bytes=2 * GIB)) == []
+    same = sd.decide(pool, resize("v1", 2))  # nothing to do: a task that ends at once
+    assert [type(e) for e in same] == [te.TaskQueued, te.TaskSucceeded]
     with pytest.raises(InsufficientCapacity):
-        sd.decide(pool, sd.ResizeVolume(volume_id="v1", size_bytes=11 * GIB))
+        sd.decide(pool, resize("v1", 11))
     pool = given(
         define(10),
         sd.Attach(host_id="h1"),
         vol("v1", 2),
         ready("v1"),
-        sd.ResizeVolume(volume_id="v1", size_bytes=5 * GIB),
+        resize("v1", 5),
     )
     assert pool.volumes["v1"].state == "resizing" and pool.allocated_bytes == 5 * GIB
+    assert pool.volumes["v1"].task_id == "t-resize"
     with pytest.raises(InvalidState):
-        sd.decide(pool, sd.ResizeVolume(volume_id="v1", size_bytes=6 * GIB))
-    failed = fold(
-        sd.decide(pool, sd.VolumeFailed(volume_id="v1", operation="resize", error="x")), pool
-    )
+        sd.decide(pool, resize("v1", 6))
+    events = sd.decide(pool, sd.VolumeFailed(volume_id="v1", operation="resize", error="x"))
+    assert [type(e) for e in events] == [se.VolumeFailed, te.TaskFailed]
+    assert isinstance(events[1], te.TaskFailed) and events[1].task_id == "t-resize"
+    failed = fold(events, pool)
     assert failed is not None
     assert failed.volumes["v1"].size_bytes == 2 * GIB and failed.volumes["v1"].state == "ready"
 
@@ -164,16 +184,18 @@ def test_resize_grows_only_and_a_failed_resize_keeps_the_old_size() -> None:
 def test_delete_refuses_while_attached_unless_forced_and_frees_the_space() -> None:
     pool = given(define(10), sd.Attach(host_id="h1"), vol("v1", 8), ready("v1"))
     with pytest.raises(InvalidState) as err:
-        sd.decide(pool, sd.DeleteVolume(volume_id="v1", attached=("vm1/disk1",)))
+        sd.decide(pool, delete("v1", attached=("vm1/disk1",)))
     assert err.value.slug == "volume-in-use"
-    (e,) = sd.decide(pool, sd.DeleteVolume(volume_id="v1", force=True, attached=("vm1/disk1",)))
+    e, queued = sd.decide(pool, delete("v1", force=True, attached=("vm1/disk1",)))
     assert isinstance(e, se.VolumeDeleteRequested) and e.detached == ["vm1/disk1"]
-    pool = fold([e], pool) or pool
+    assert isinstance(queued, te.TaskQueued) and queued.operation == "volume.delete"
+    pool = fold([e, queued], pool) or pool
+    assert sd.decide(pool, delete("v1")) == []  # already being deleted: its task goes on
     assert pool.allocated_bytes == 8 * GIB  # still on disk until the host deleted it
     pool = fold(sd.decide(pool, ready("v1", "delete")), pool) or pool
     assert pool.allocated_bytes == 0 and "v1" not in pool.volumes
     with pytest.raises(UnknownPart):
-        sd.decide(pool, sd.DeleteVolume(volume_id="v1"))
+        sd.decide(pool, delete("v1"))
 
 
 def test_a_failed_creation_gives_the_space_back() -> None:
@@ -186,16 +208,20 @@ def test_a_failed_creation_gives_the_space_back() -> None:
 
 def test_clone_reserves_the_source_size_and_needs_a_ready_source() -> None:
     pool = given(define(10), sd.Attach(host_id="h1"), vol("v1", 4))
-    clone = sd.CreateVolume(volume_id="c1", name="c1", size_bytes=0, clone_of="v1")
+    clone = sd.CreateVolume(task_id="t", volume_id="c1", name="c1", size_bytes=0, clone_of="v1")
     with pytest.raises(InvalidState):
         sd.decide(pool, clone)
     pool = given(define(10), sd.Attach(host_id="h1"), vol("v1", 4), ready("v1"))
-    (e,) = sd.decide(pool, clone)
+    e, queued = sd.decide(pool, clone)
     assert isinstance(e, se.VolumeCreated) and e.size_bytes == 4 * GIB
+    assert isinstance(queued, te.TaskQueued) and queued.operation == "volume.clone"
     pool = fold([e], pool) or pool
     assert pool.volumes["c1"].operation == "clone"
     with pytest.raises(InsufficientCapacity):
-        sd.decide(pool, sd.CreateVolume(volume_id="c2", name="c2", size_bytes=0, clone_of="v1"))
+        sd.decide(
+            pool,
+            sd.CreateVolume(task_id="t2", volume_id="c2", name="c2", size_bytes=0, clone_of="v1"),
+        )
 
 
 def test_local_pools_attach_to_one_host_shared_ones_to_many() -> None:
@@ -244,3 +270,30 @@ def test_iscsi_pools_take_no_new_volumes() -> None:
     with pytest.raises(InvalidRequest) as err:
         sd.decide(pool, vol("v1", 1))
     assert err.value.slug == "pool-read-only"
+
+
+def test_a_volume_operation_is_a_task_queued_running_then_ended_by_the_host() -> None:
+    pool = given(define(10), sd.Attach(host_id="h1"), vol("v1", 2))
+    assert pool.volumes["v1"].task_id == "t-v1" and not pool.volumes["v1"].task_running
+    started = sd.VolumeStarted(volume_id="v1", operation="create", host_id="h1")
+    (running,) = sd.decide(pool, started)
+    assert running == te.TaskRunning(task_id="t-v1", host_id="h1")
+    pool = fold([running], pool) or pool
+    assert pool.volumes["v1"].task_running and sd.decide(pool, started) == []  # once only
+    progress = sd.decide(pool, sd.VolumeProgress(volume_id="v1", percent=40, message="40 %"))
+    assert [type(e) for e in progress] == [se.VolumeProgressed, te.TaskProgressed]
+    done = sd.decide(pool, ready("v1"))
+    assert [type(e) for e in done] == [se.VolumeReady, te.TaskSucceeded]
+    # an outcome that overtakes the host's acknowledgement still passes through running
+    quick = given(define(10), sd.Attach(host_id="h1"), vol("v2", 2))
+    assert [type(e) for e in sd.decide(quick, ready("v2"))] == [
+        se.VolumeReady,
+        te.TaskRunning,
+        te.TaskSucceeded,
+    ]
+    failed = sd.decide(
+        quick, sd.VolumeFailed(volume_id="v2", operation="create", error="disk full")
+    )
+    assert failed[-1] == te.TaskFailed(task_id="t-v2", error="disk full")
+    # a late answer about another operation decides nothing
+    assert sd.decide(quick, sd.VolumeFailed(volume_id="v2", operation="resize", error="x")) == []

@@ -121,6 +121,23 @@ def test_pools_and_volumes_from_the_dashboard(
     blob = page.locator('tr[data-volume="blob.raw"]')
     expect(blob).to_contain_text("ready", timeout=20_000)
     expect(blob).to_contain_text("8.0 KiB")
+    # a volume operation the host fails shows its task's error, linked to the task
+    page.get_by_role("button", name="Upload file").click()
+    up.get_by_label("Pool", exact=True).select_option(index=_pool_index(page, name))
+    up.get_by_label("Image file").set_input_files(
+        {"name": "bad.qcow2", "mimeType": "application/octet-stream", "buffer": b"no image"}
+    )
+    up.get_by_role("button", name="Upload").click()
+    bad = page.locator('tr[data-volume="bad.qcow2"]')
+    expect(bad).to_contain_text("failed", timeout=20_000)
+    error = bad.get_by_test_id("volume-error")
+    expect(error).to_contain_text("not a qcow2 image")
+    bad_task = stack.api("GET", "/tasks?state=failed&limit=50")["items"]
+    (failed,) = [t for t in bad_task if t["target_name"] == "bad.qcow2"]
+    assert failed["operation"] == "volume.upload" and "not a qcow2 image" in failed["error"]
+    expect(error.get_by_role("link", name="task")).to_have_attribute(
+        "href", f"/tasks/{failed['id']}"
+    )
     page.screenshot(path=str(shots / "storage-volumes.png"), full_page=True)
 
     copy.get_by_role("button", name="Delete").click()

@@ -139,25 +139,52 @@ async def _gone(stack: Stack, host: str, nid: str) -> bool:
     return not await _net_xml(stack, host, nid)
 
 
-async def test_unknown_network_on_a_nic_is_recorded_as_a_failed_allocation(
+async def test_nic_references_are_checked_and_overlapping_creations_are_serialised(
     make_stack: StackFactory,
 ) -> None:
     stack = await make_stack(hosts=[(8, 8192)])
     missing = "0193ffff-0000-7000-8000-000000000000"
-    created = await stack.command(
+    seq = await stack.get("/ready")
+    before = seq["checks"]["stream_seq"]
+    status, problem, _ = await stack.request(
         "POST",
         "/api/v1/vms",
         json={"name": "lost", "vcpus": 1, "memory_mib": 128, "nics": [{"network_id": missing}]},
     )
-    vm_id = created["vm_id"]
+    assert (status, problem["type"]) == (422, "urn:limiquantix:problem:unknown-network"), problem
+    assert missing in problem["detail"]
+    assert (await stack.get("/ready"))["checks"]["stream_seq"] == before
 
-    async def failure() -> Any:
-        found = await stack.get(f"/api/v1/events?kind=network&aggregate_id={missing}")
-        return [e for e in found["items"] if e["type"] == "network.address_allocation_failed"]
+    async def create(name: str, cidr: str) -> tuple[int, str]:
+        body = {"name": name, "type": "isolated", "cidr": cidr}
+        status, out, _ = await stack.request("POST", "/api/v1/networks", json=body)
+        return status, "" if status == 201 else str(out["type"]).rsplit(":", 1)[-1]
 
-    (event,) = await _until(failure, "the failed allocation recorded")
-    assert event["data"]["vm_id"] == vm_id
-    assert "does not exist" in event["data"]["reason"]
+    # overlapping creations at the same instant: exactly one of each round is created, the
+    # others are refused; the address-space claim is what decides when both passed the
+    # check against the networks already there
+    slugs: list[str] = []
+    for r, cidrs in enumerate(
+        [["10.81.0.0/24"] * 4, ["10.82.0.0/16", "10.82.7.0/24"], ["10.83.4.0/22", "10.83.5.0/24"]]
+    ):
+        got = await asyncio.gather(*(create(f"r{r}n{i}", c) for i, c in enumerate(cidrs)))
+        assert [s for s, _ in got].count(201) == 1, got
+        for status, slug in got:
+            assert (status, slug) in ((201, ""), (409, "subnet-claimed"),
+                                      (422, "overlapping-subnet")), got  # fmt: skip
+        slugs += [slug for _, slug in got]
+    assert "subnet-claimed" in slugs
+
+    async def listed() -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = (await stack.get("/api/v1/networks"))["items"]
+        return items if len(items) >= 3 else []
+
+    nets = await _until(listed, "the three networks listed")
+    assert sorted(n["cidr"][:5] for n in nets) == ["10.81", "10.82", "10.83"]
+    # a deleted network gives its subnet back at once
+    lan = next(n for n in nets if n["cidr"] == "10.81.0.0/24")
+    await stack.command("DELETE", f"/api/v1/networks/{lan['id']}")
+    assert await create("again", "10.81.0.0/24") == (201, "")
 
 
 async def test_security_groups_through_the_api(make_stack: StackFactory) -> None:

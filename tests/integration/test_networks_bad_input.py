@@ -34,11 +34,16 @@ async def stack(make_stack: StackFactory) -> Stack:
     s = await make_stack()
     code, out, _ = await s.request("POST", "/api/v1/networks", json=NET)
     assert code == 201, out
-    for _ in range(100):  # the controlplane's stream position has the network
-        if (await s.get("/ready"))["checks"]["stream_seq"] >= out["seq"]:
+    await _settled(s, out["seq"])
+    return s
+
+
+async def _settled(s: Stack, seq: int) -> None:
+    """Wait until the controlplane's stream position has ``seq`` (what was just made)."""
+    for _ in range(100):
+        if (await s.get("/ready"))["checks"]["stream_seq"] >= seq:
             break
         await asyncio.sleep(0.05)
-    return s
 
 
 @pytest.mark.parametrize(
@@ -87,6 +92,7 @@ async def test_bad_rules(stack: Stack, rule: dict[str, Any], slug: str) -> None:
 async def test_bad_rule_added_to_a_group_and_bad_changes(stack: Stack) -> None:
     code, group, _ = await stack.request("POST", "/api/v1/security-groups", json={"name": "g"})
     assert code == 201
+    await _settled(stack, group["seq"])
     gid = f"/api/v1/security-groups/{group['group_id']}"
     await _refused(stack, "POST", f"{gid}/rules", {**RULE, "port_max": 70000}, slug="invalid-port")
     bad: dict[str, Any] = {"rules": [{**RULE, "cidr": "x"}]}

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from controlplane import netspec
 from controlplane.domain import network as nd
 from controlplane.domain.errors import InvalidRequest, InvalidState, UnknownAggregate
 from events import network as ne
@@ -176,3 +177,13 @@ def test_host_state_observed_once_per_change() -> None:
     assert _run(n, nd.ObserveState(host_id="h1", state="active"))[1] == []
     n, events = _run(n, nd.ObserveState(host_id="h1", state="error", detail="no bridge"))
     assert n.hosts == {"h1": "error"}
+
+
+def test_a_vm_with_two_nics_on_a_network_has_one_named_dhcp_entry() -> None:
+    """libvirt refuses two DHCP host entries with one name (a VM has one hostname)."""
+    n = create()
+    for nic, mac in (("nic1", "52:54:00:00:00:02"), ("nic0", "52:54:00:00:00:01")):
+        n, _ = _run(n, nd.Allocate(vm_id="vm-aaaa", nic_id=nic, mac=mac))
+    n, _ = _run(n, nd.Allocate(vm_id="vm-bbbb", nic_id="nic0", mac="52:54:00:00:00:03"))
+    hosts = [(h.ip, h.name) for h in netspec.network_spec(n).hosts]
+    assert hosts == [("10.1.0.2", "vm-aaaa"), ("10.1.0.3", ""), ("10.1.0.4", "vm-bbbb")]

@@ -38,7 +38,9 @@ async def test_pool_and_volume_commands(make_stack: StackFactory, tmp_path: Path
     assert "not under an allowed" in await lq(
         "pool", "create", "bad", "--type", "dir", "--param", "path=/etc/x", code=1
     )
-    vol = (await lq("volume", "create", "fast", "disk.qcow2", "2")).split()[-1]
+    made = (await lq("volume", "create", "fast", "disk.qcow2", "2", "--wait")).splitlines()
+    assert made[0].startswith("volume_id: ") and made[-1] == "volume.create succeeded"
+    vol = made[0].split()[-1]
     await wait_volume(stack, vol)
     await lq("volume", "resize", vol, "3")
     for _ in range(100):

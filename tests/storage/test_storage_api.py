@@ -143,6 +143,30 @@ async def test_dir_pool_and_volumes_on_a_simulated_host(
     host_id = await stack.host_id("sim-1")
     pool_id = await make_pool(stack, root, "local", overcommit=2.0)
     assert (await wait_pool(stack, pool_id, "detached"))["host_count"] == 0
+    # a VM pinned to a host cannot have a disk on a pool that host does not have, nor any
+    # VM a disk on a pool or a NIC on a network that does not exist: refused, nothing kept
+    before = await stream_seq(stack)
+    vm = {"name": "refused", "vcpus": 1, "memory_mib": 64}
+    for body, code, slug in [
+        ({**vm, "host_id": host_id, "disks": [{"size_gib": 1, "pool_id": pool_id}]}, 409,
+         "pool-not-on-host"),
+        ({**vm, "disks": [{"size_gib": 1, "pool_id": GONE}]}, 422, "unknown-pool"),
+        ({**vm, "disks": [{"pool_id": pool_id, "volume": "none.qcow2"}]}, 422, "unknown-volume"),
+        ({**vm, "nics": [{"network_id": GONE}]}, 422, "unknown-network"),
+    ]:  # fmt: skip
+        status, problem, _ = await stack.request("POST", "/api/v1/vms", json=body)
+        assert (status, problem["type"]) == (code, f"urn:limiquantix:problem:{slug}"), problem
+    assert (
+        "not attached to host sim-1"
+        in (
+            await stack.request(
+                "POST",
+                "/api/v1/vms",
+                json={**vm, "host_id": host_id, "disks": [{"size_gib": 1, "pool_id": pool_id}]},
+            )
+        )[1]["detail"]
+    )
+    assert await stream_seq(stack) == before
     await stack.command(
         "POST", f"/api/v1/storage-pools/{pool_id}/actions/attach", json={"host_id": host_id}
     )
@@ -153,14 +177,33 @@ async def test_dir_pool_and_volumes_on_a_simulated_host(
     assert pool["capacity_bytes"] == host["capacity_bytes"]
     assert pool["limit_bytes"] == 2 * pool["capacity_bytes"]
 
-    vol = await create_volume(stack, pool_id, "data.qcow2", 1)
+    # every volume operation is a task: queued, running on the pool's host, succeeded
+    made = await stack.command(
+        "POST", "/api/v1/volumes", json={"pool_id": pool_id, "name": "data.qcow2", "size_gib": 1}
+    )
+    vol = made["volume_id"]
+    assert made["pool_id"] == pool_id and made["seq"] > 0
+    task = await stack.wait_task(made["task_id"])
+    assert task["state"] == "succeeded" and task["host_id"] == host_id, task
+    assert (task["operation"], task["target_kind"], task["target_id"]) == (
+        "volume.create", "volume", vol
+    )  # fmt: skip
+    assert task["target_name"] == "data.qcow2" and task["started_at"] is not None
+    trace = await stack.get(f"/api/v1/tasks/{made['task_id']}/events")
+    assert [e["type"] for e in trace["items"]] == [
+        "volume.created", "task.queued", "task.running", "volume.ready", "task.succeeded"
+    ]  # fmt: skip
     ready = await wait_volume(stack, vol)
     assert ready is not None
     assert ready["pool_name"] == "local" and ready["size_bytes"] == GIB and ready["path"]
     assert ready["attached_to"] == [] and ready["host_id"] == host_id
     assert (await _volumes_on_host(stack, "sim-1", pool_id)) == {"data.qcow2": GIB}
 
-    await stack.command("POST", f"/api/v1/volumes/{vol}/actions/resize", json={"size_gib": 3})
+    grown = await stack.command(
+        "POST", f"/api/v1/volumes/{vol}/actions/resize", json={"size_gib": 3}
+    )
+    task = await stack.wait_task(grown["task_id"])
+    assert (task["operation"], task["state"]) == ("volume.resize", "succeeded"), task
     assert (await wait_volume(stack, vol, "ready", 20)) is not None
     for _ in range(100):
         if (await stack.get(f"/api/v1/volumes/{vol}"))["size_bytes"] == 3 * GIB:
@@ -168,11 +211,12 @@ async def test_dir_pool_and_volumes_on_a_simulated_host(
         await asyncio.sleep(0.1)
     assert (await _volumes_on_host(stack, "sim-1", pool_id))["data.qcow2"] == 3 * GIB
 
-    clone = (
-        await stack.command(
-            "POST", f"/api/v1/volumes/{vol}/actions/clone", json={"name": "copy.qcow2"}
-        )
-    )["volume_id"]
+    cloning = await stack.command(
+        "POST", f"/api/v1/volumes/{vol}/actions/clone", json={"name": "copy.qcow2"}
+    )
+    clone = cloning["volume_id"]
+    task = await stack.wait_task(cloning["task_id"])
+    assert (task["operation"], task["state"]) == ("volume.clone", "succeeded"), task
     assert (await wait_volume(stack, clone)) is not None
     listed = await stack.get(f"/api/v1/volumes?pool_id={pool_id}")
     assert [v["name"] for v in listed["items"]] == ["copy.qcow2", "data.qcow2"]
@@ -192,7 +236,9 @@ async def test_dir_pool_and_volumes_on_a_simulated_host(
     assert seen["attached_to"] == [{"vm_id": made["vm_id"], "vm_name": "user", "disk_id": "disk1"}]
     status, problem, _ = await stack.request("DELETE", f"/api/v1/volumes/{vol}")
     assert status == 409 and problem["type"].endswith(":volume-in-use"), problem
-    await stack.command("DELETE", f"/api/v1/volumes/{vol}?force=true")
+    forced = await stack.command("DELETE", f"/api/v1/volumes/{vol}?force=true")
+    task = await stack.wait_task(forced["task_id"])
+    assert (task["operation"], task["state"]) == ("volume.delete", "succeeded"), task
     assert (await wait_volume(stack, vol, "gone")) is None
     vm = await stack.get(f"/api/v1/vms/{made['vm_id']}")
     assert [d["disk_id"] for d in vm["disks"]] == ["disk0"]
@@ -207,6 +253,19 @@ async def test_dir_pool_and_volumes_on_a_simulated_host(
         "POST", f"/api/v1/storage-pools/{pool_id}/actions/detach", json={"host_id": host_id}
     )
     await wait_pool(stack, pool_id, "detached")
+    # the placed VM's host no longer has the pool: its disks and NICs are checked too
+    vm_events = f"/api/v1/vms/{made['vm_id']}/events?limit=500"
+    held = len((await stack.get(vm_events))["items"])
+    for path, part, code, slug in [
+        ("disks", {"size_gib": 1, "pool_id": pool_id}, 409, "pool-not-on-host"),
+        ("disks", {"size_gib": 1, "pool_id": GONE}, 422, "unknown-pool"),
+        ("nics", {"network_id": GONE}, 422, "unknown-network"),
+    ]:
+        status, problem, _ = await stack.request(
+            "POST", f"/api/v1/vms/{made['vm_id']}/{path}", json=part
+        )
+        assert (status, problem["type"]) == (code, f"urn:limiquantix:problem:{slug}"), problem
+    assert len((await stack.get(vm_events))["items"]) == held
     await stack.command("DELETE", f"/api/v1/storage-pools/{pool_id}")
     for _ in range(100):
         status, _body, _ = await stack.request("GET", f"/api/v1/storage-pools/{pool_id}")
@@ -286,12 +345,15 @@ async def test_import_from_url_streams_the_image_into_a_volume(
         pool_id = await make_pool(stack, root, capacity_gib=20, host_ids=[host_id])
         base = f"http://127.0.0.1:{port}"
 
+        tasks: dict[str, str] = {}
+
         async def importing(name: str, path: str, **extra: Any) -> str:
             made = await stack.command(
                 "POST",
                 "/api/v1/volumes/import",
                 json={"pool_id": pool_id, "name": name, "url": base + path, **extra},
             )
+            tasks[made["volume_id"]] = made["task_id"]
             return str(made["volume_id"])
 
         good = await importing("img.qcow2", "/img.qcow2", size_gib=1)
@@ -301,6 +363,10 @@ async def test_import_from_url_streams_the_image_into_a_volume(
         missing = await importing("m.qcow2", "/missing.qcow2")
         failed = await wait_volume(stack, missing, "failed")
         assert failed is not None and "404" in failed["error"]
+        task = await stack.wait_task(tasks[missing])  # the host's reason ends the task
+        assert (task["operation"], task["state"]) == ("volume.import", "failed"), task
+        assert task["error"] == failed["error"] and failed["task_id"] == tasks[missing]
+        assert (await stack.wait_task(tasks[good]))["state"] == "succeeded"
         notqcow = await importing("n.qcow2", "/other")
         failed = await wait_volume(stack, notqcow, "failed")
         assert failed is not None and "not a qcow2 image" in failed["error"]
@@ -388,6 +454,11 @@ async def test_upload_relays_a_file_into_a_volume(make_stack: StackFactory, tmp_
     assert status == 202  # every byte reached the host; it refuses the content
     failed = await wait_volume(stack, made["volume_id"], "failed")
     assert failed is not None and "not a qcow2 image" in failed["error"]
+    task = await stack.wait_task(made["task_id"])
+    assert (task["operation"], task["state"], task["error"]) == (
+        "volume.upload", "failed", failed["error"]
+    )  # fmt: skip
+    assert task["started_at"] is not None  # running once the host took the relay
     before = await stream_seq(stack)
     for path, code, slug in [
         (f"/api/v1/volumes/upload?pool_id={pool_id}&name=x&format=vmdk", 400, "invalid-parameter"),

@@ -8,6 +8,7 @@ import { EmptyState, ErrorState, Spinner } from '../components/ui/Feedback'
 import { Checkbox, FormField, ProblemBox, inputClass, selectClass } from '../components/ui/Form'
 import { StateBadge } from '../components/ui/StateBadge'
 import { ProgressBar } from '../components/ui/UsageBar'
+import { useActiveTargets, useTask } from '../lib/api/hooks'
 import { useCan } from '../lib/api/security'
 import { formatBytes, storage, useStorageChange, useStoragePools, useVolumes, type Volume } from '../lib/api/storage'
 
@@ -15,7 +16,9 @@ const GIB = 1024 ** 3
 
 type Dialogs = { kind: 'create' } | { kind: 'import' } | { kind: 'upload' } | { kind: 'resize'; v: Volume } | { kind: 'clone'; v: Volume } | { kind: 'delete'; v: Volume } | null
 
-/** Volumes: every volume of every pool (or of one, `?pool_id=`), with its VMs and actions. */
+/** Volumes: every volume of every pool (or of one, `?pool_id=`), with its VMs and actions.
+ * Each operation is a task: a volume's actions are disabled while its task is queued or
+ * running, and a failed one shows the task's error with a link to the task. */
 export default function Volumes() {
   const [params, setParams] = useSearchParams()
   const poolId = params.get('pool_id') ?? ''
@@ -23,6 +26,7 @@ export default function Volumes() {
   const volumes = useVolumes(poolId)
   const [dialog, setDialog] = useState<Dialogs>(null)
   const canManage = useCan('storage.manage')
+  const active = useActiveTargets()
   return (
     <div className="space-y-4">
       <PageHeader
@@ -59,8 +63,10 @@ export default function Volumes() {
               </tr>
             </thead>
             <tbody>
-              {volumes.data.items.map((v) => (
-                <tr key={v.id} className="border-t border-border" data-volume={v.name}>
+              {volumes.data.items.map((v) => {
+                const busy = active.has(v.id)
+                return (
+                <tr key={v.id} className="border-t border-border" data-volume={v.name} data-busy={busy || undefined}>
                   <td className="px-3 py-2 font-medium" title={v.path || undefined}>{v.name}</td>
                   <td className="px-3 py-2"><Link className="hover:underline" to={`/volumes?pool_id=${v.pool_id}`}>{v.pool_name}</Link></td>
                   <td className="px-3 py-2 tabular-nums">{formatBytes(v.size_bytes)}</td>
@@ -68,7 +74,8 @@ export default function Volumes() {
                   <td className="px-3 py-2">
                     <StateBadge state={v.state} />
                     {v.state === 'creating' && v.operation === 'import' && <div className="mt-1 w-24"><ProgressBar value={v.progress} active /></div>}
-                    {v.error && <div className="text-xs text-bad">{v.error}</div>}
+                    {busy && v.task_id && <Link to={`/tasks/${v.task_id}`} className="block text-xs text-muted hover:underline">task running…</Link>}
+                    {v.error && <VolumeError v={v} />}
                   </td>
                   <td className="px-3 py-2">
                     {v.attached_to.length === 0 ? <span className="text-subtle">—</span> : v.attached_to.map((a) => (
@@ -78,14 +85,15 @@ export default function Volumes() {
                   <td className="px-3 py-2 text-right">
                     {canManage && (
                       <div className="flex justify-end gap-1">
-                        <Button size="sm" variant="ghost" icon={<Maximize2 className="size-3.5" />} disabled={v.state !== 'ready'} onClick={() => setDialog({ kind: 'resize', v })}>Resize</Button>
-                        <Button size="sm" variant="ghost" icon={<Copy className="size-3.5" />} disabled={v.state !== 'ready'} onClick={() => setDialog({ kind: 'clone', v })}>Clone</Button>
-                        <Button size="sm" variant="danger" icon={<Trash2 className="size-3.5" />} disabled={v.state === 'deleting'} onClick={() => setDialog({ kind: 'delete', v })}>Delete</Button>
+                        <Button size="sm" variant="ghost" icon={<Maximize2 className="size-3.5" />} disabled={busy || v.state !== 'ready'} onClick={() => setDialog({ kind: 'resize', v })}>Resize</Button>
+                        <Button size="sm" variant="ghost" icon={<Copy className="size-3.5" />} disabled={busy || v.state !== 'ready'} onClick={() => setDialog({ kind: 'clone', v })}>Clone</Button>
+                        <Button size="sm" variant="danger" icon={<Trash2 className="size-3.5" />} disabled={busy || v.state === 'deleting'} onClick={() => setDialog({ kind: 'delete', v })}>Delete</Button>
                       </div>
                     )}
                   </td>
                 </tr>
-              ))}
+                )
+              })}
             </tbody>
           </table>
         )}
@@ -96,6 +104,18 @@ export default function Volumes() {
       {dialog?.kind === 'resize' && <ResizeVolume v={dialog.v} onClose={() => setDialog(null)} />}
       {dialog?.kind === 'clone' && <CloneVolume v={dialog.v} onClose={() => setDialog(null)} />}
       {dialog?.kind === 'delete' && <DeleteVolume v={dialog.v} onClose={() => setDialog(null)} />}
+    </div>
+  )
+}
+
+/** The error of a volume's last operation, as its task recorded it (the host's reason). */
+function VolumeError({ v }: { v: Volume }) {
+  const task = useTask(v.task_id || null)
+  const failed = task.data?.state === 'failed' ? task.data : null
+  return (
+    <div className="text-xs text-bad" data-testid="volume-error">
+      {failed?.error ?? v.error}
+      {v.task_id && <Link to={`/tasks/${v.task_id}`} className="ml-1 underline">task</Link>}
     </div>
   )
 }

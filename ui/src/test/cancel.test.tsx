@@ -62,6 +62,11 @@ describe('CancelTaskButton', () => {
     expect(canCancel(task('running', { cancellable: false }))).toBe(false)
   })
 
+  it('is offered for volume tasks only while queued', () => {
+    expect(canCancel(task('queued', { target_kind: 'volume', operation: 'volume.delete' }))).toBe(true)
+    expect(canCancel(task('running', { target_kind: 'volume', operation: 'volume.delete' }))).toBe(false)
+  })
+
   it('posts the cancel and confirms', async () => {
     status = 202
     const user = userEvent.setup()

@@ -9,6 +9,7 @@ import { CancelTaskButton } from './CancelTaskButton'
 export function targetPath(t: Pick<Task, 'target_kind' | 'target_id'>): string | null {
   if (t.target_kind === 'vm') return `/vms/${t.target_id}`
   if (t.target_kind === 'host') return `/hosts/${t.target_id}`
+  if (t.target_kind === 'volume') return '/volumes'
   return null
 }
 

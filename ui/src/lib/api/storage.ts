@@ -3,7 +3,8 @@
  * `storage_pool` aggregate; their live changes arrive with kinds `storage_pool` and
  * `volume`, which invalidate the `['storage_pools']` and `['volumes']` prefixes
  * (lib/queryKeys.ts). Commands answer `202 {seq}` (`201` for a new pool); the client's
- * read-your-writes carries that seq into the next reads.
+ * read-your-writes carries that seq into the next reads. Volume operations are tasks: their
+ * answer names `task_id`, and a volume row names the task of its pending or last operation.
  */
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
 import { API_BASE, api, buildQuery } from './client'
@@ -66,6 +67,8 @@ export interface Volume {
   host_id: string
   path: string
   attached_to: { vm_id: string; vm_name: string; disk_id: string }[]
+  /** The task of the volume's pending (or last) operation; '' for volumes made before tasks. */
+  task_id: string
   updated_at: string
   seq: number
 }
@@ -101,7 +104,7 @@ interface Page<T> {
   total: number
 }
 
-type Accepted = { seq: number; pool_id?: string; volume_id?: string }
+type Accepted = { seq: number; pool_id?: string; volume_id?: string; task_id?: string }
 
 export function useStoragePools() {
   return useQuery({
@@ -151,15 +154,17 @@ export const storage = {
     api.request<Accepted>('DELETE', `/volumes/${id(v.volumeId)}`, { params: { force: v.force || undefined } }),
 }
 
-/** A storage change: toast on success or failure, then refresh pools and volumes. */
+/** A storage change: toast on success (with a link to its task) or failure, then refresh
+ * pools, volumes and tasks (a volume's actions stay disabled while its task runs). */
 export function useStorageChange<V>(fn: (v: V) => Promise<Accepted>, done?: string) {
   const qc = useQueryClient()
   return useMutation({
     mutationFn: fn,
-    onSuccess: () => {
-      if (done) toast.success(done)
+    onSuccess: (res) => {
+      if (done) toast.success(done, undefined, res.task_id ? { to: `/tasks/${res.task_id}`, label: 'View task' } : undefined)
       void qc.invalidateQueries({ queryKey: ['storage_pools'] })
       void qc.invalidateQueries({ queryKey: ['volumes'] })
+      void qc.invalidateQueries({ queryKey: ['tasks'] })
     },
     onError: (e) => toast.error('Storage was not changed', describeError(e)),
   })
