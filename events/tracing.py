@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from opentelemetry import context, trace
@@ -68,6 +68,43 @@ def span(
     attrs = {f"lq.{k}": v for k, v in attributes.items() if v is not None}
     with TRACER.start_as_current_span(
         name, context=_parent(parent), kind=kind, attributes=attrs
+    ) as current:
+        yield current
+
+
+MAX_LINKS = 128  # the SDK's default limit of links per span
+
+
+def recording() -> bool:
+    """Whether this process records spans (without a provider, callers skip the work)."""
+    return isinstance(trace.get_tracer_provider(), TracerProvider)
+
+
+@contextlib.contextmanager
+def linked(
+    name: str, traceparents: Iterable[str | None], *, kind: trace.SpanKind = CONSUMER,
+    **attributes: Any,
+) -> Iterator[Span | None]:  # fmt: skip
+    """A new root span linked to every distinct valid ``traceparent`` (at most
+    ``MAX_LINKS``): how one batch serving many traces (a projector's) joins each of them.
+    Yields None, at no cost, when this process records no spans."""
+    if not recording():
+        yield None
+        return
+    links: list[trace.Link] = []
+    seen: set[str] = set()
+    for tp in traceparents:
+        if not tp or tp in seen:
+            continue
+        seen.add(tp)
+        remote = trace.get_current_span(_parent(tp)).get_span_context()
+        if remote.is_valid:
+            links.append(trace.Link(remote))
+            if len(links) >= MAX_LINKS:
+                break
+    attrs = {f"lq.{k}": v for k, v in attributes.items() if v is not None}
+    with TRACER.start_as_current_span(
+        name, context=context.Context(), kind=kind, links=links, attributes=attrs
     ) as current:
         yield current
 

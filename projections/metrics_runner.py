@@ -21,7 +21,7 @@ from typing import Any
 
 import psycopg
 
-from events import natsauth, tls
+from events import natsauth, tls, tracing
 from events.bus import Bus
 from events.errors import StoreUnavailable
 from events.settings import Settings
@@ -127,9 +127,14 @@ async def _ingest(bus: Bus, conn: psycopg.AsyncConnection[Any], settings: Settin
     await conn.commit()
     PROGRESS.checkpoint = int(row[0]) if row else 0
     log.info("ingesting metrics from stream sequence %d", PROGRESS.checkpoint + 1)
-    async for batch in bus.follow_metrics(PROGRESS.checkpoint + 1, settings.metrics_batch):
+    feed = bus.follow_metrics(
+        PROGRESS.checkpoint + 1, settings.metrics_batch, on_lost=telemetry.METRICS_LOST.inc
+    )
+    async for batch in feed:
         started = time.monotonic()
-        rows = await metrics_ingest.ingest(conn, parts, batch, now=time.time())
+        with tracing.linked("metrics batch", (s.traceparent for _, s in batch if s),
+                            samples=len(batch)):  # fmt: skip
+            rows = await metrics_ingest.ingest(conn, parts, batch, now=time.time())
         PROGRESS.last_batch_s = time.monotonic() - started
         PROGRESS.checkpoint = max(PROGRESS.checkpoint, batch[-1][0])
         PROGRESS.rows += rows

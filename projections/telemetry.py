@@ -19,6 +19,10 @@ BATCH_SECONDS = Histogram(
 LAG = Gauge("lq_projector_lag_events", "Events in the stream not yet in the read model")
 METRICS_SAMPLES = Counter("lq_metrics_samples_total", "Metrics samples ingested")
 METRICS_ROWS = Counter("lq_metrics_rows_total", "Metrics rows written (hosts and VMs)")
+METRICS_LOST = Counter(
+    "lq_metrics_lost_total",
+    "Metrics samples never ingested: expired from LQ_METRICS before the projector read them",
+)
 METRICS_CHECKPOINT = Gauge("lq_metrics_checkpoint", "Last LQ_METRICS sequence ingested")
 METRICS_BATCH_SECONDS = Histogram(
     "lq_metrics_batch_seconds",

@@ -8,9 +8,17 @@ are rebuilt from the next samples), events from a live tail of the event stream.
 becomes a command on the alert aggregate through the ordinary handler, whose
 expected-version check still settles the short overlap of a hand-over (and an operator's
 resolve on any replica); only the winner notifies. Notices go to the recipients and SMTP
-server of the fleet settings in effect (``controlplane.fleet``). Flapping is damped twice:
+server of the fleet settings in effect (``controlplane.fleet``) and to every notification
+channel that wants the alert's severity (its secret read from the credentials bucket at
+delivery). A rule with a scope evaluates only the things it covers (``Rule.scope``: the
+VM, its host, the host's cluster and labels, from the aggregate cache). Flapping is damped twice:
 hysteresis in the rule (``Window``) and a cool-down after a resolution during which the
 same alert does not fire again. Silenced alerts are recorded but not notified.
+
+The rules are read from a ``RuleBook`` (``controlplane.alerting.rulebook``) on every
+sample and event, so an operator's change applies to the next one without a restart; when
+a rule is disabled or deleted, or its scope no longer covers a thing, the engine resolves
+the alerts it had open (``rule_changed``).
 """
 
 from __future__ import annotations
@@ -23,8 +31,13 @@ from typing import Any
 import msgspec
 
 from controlplane.alerting import notify
-from controlplane.alerting.rules import Rule, Window, load
+from controlplane.alerting.notify import Delivery
+from controlplane.alerting.rulebook import RuleBook
+from controlplane.alerting.rules import Rule, Subject, Window
 from controlplane.domain import alert as ad
+from controlplane.domain import alert_rule as rd
+from controlplane.domain import channel as cd
+from controlplane.domain.errors import DomainError
 from controlplane.fleet import Fleet
 from controlplane.handlers import Handler, TooMuchContention
 from controlplane.repository import Repository
@@ -32,11 +45,14 @@ from events import alert as ae
 from events import logctx, subjects
 from events.base import Meta, new_id, utcnow
 from events.bus import Bus
+from events.codec import Envelope
 from events.errors import LqError
+from events.ha import VmHaRestarted, VmHaRestartFailed
 from events.host import HostConnected, HostDisconnected
 from events.metrics import METRICS_DECODER, HostSample, VmSample
 from events.settings import Settings
 from events.task import TaskFailed
+from events.vm import VmStarted, VmStateObserved
 
 log = logging.getLogger(__name__)
 ACTOR = "system:alerting"
@@ -67,14 +83,21 @@ class AlertEngine:
         self.repo = repo
         self.settings = settings
         self.fleet = Fleet(repo, settings)
-        self.rules = load(settings.alert_rules_json)
+        self.book = RuleBook(repo, settings.alert_rules_json)
+        self._active: dict[str, Rule] = {}  # the rules in force at the last rule change
         self.evaluations = 0  # rule evaluations by this replica (only the leader's grow)
         self.windows: dict[tuple[str, str], Window] = {}
         self._pending: set[asyncio.Task[None]] = set()
         self.fired: dict[str, ae.AlertFired] = {}  # each alert's last firing, for notices
 
+    @property
+    def rules(self) -> tuple[Rule, ...]:
+        """The enabled rules now (the starting form with the operator's changes)."""
+        return self.book.rules()
+
     async def run(self) -> None:
         self.windows.clear()  # a new term as leader starts from fresh samples
+        self._active = {r.rule_id: r for r in self.rules}
         sub = await self.bus.subscribe(subjects.METRICS_ALL, self._on_metrics)
         try:
             await self._follow_events()
@@ -91,12 +114,24 @@ class AlertEngine:
         for rule in self.rules:
             if rule.kind != "metric":
                 continue
-            if rule.scope == "host":
+            if rule.target == "host":
                 targets: list[tuple[str, HostSample | VmSample]] = [(sample.host_id, sample.host)]
             else:
                 targets = [(v.vm_id, v) for v in sample.vms]
             for scope_id, s in targets:
-                await self._evaluate(rule, scope_id, at, metric_value(rule, s))
+                vm_id = scope_id if rule.target == "vm" else None
+                if rule.scope.empty or rule.scope.covers(self.subject(vm_id, sample.host_id)):
+                    await self._evaluate(rule, scope_id, at, metric_value(rule, s))
+
+    def subject(self, vm_id: str | None, host_id: str | None) -> Subject:
+        """The VM, its host and the host's cluster and labels, as the cache knows them."""
+        if vm_id is not None and host_id is None and (vm := self.repo.vm(vm_id)) is not None:
+            host_id = vm.host_id
+        host = self.repo.host(host_id) if host_id is not None else None
+        if host is None:
+            return Subject(vm_id=vm_id, host_id=host_id)
+        return Subject(vm_id=vm_id, host_id=host_id, cluster_id=host.cluster_id,
+                       labels=host.labels)  # fmt: skip
 
     async def _evaluate(self, rule: Rule, scope_id: str, at: float, value: float | None) -> None:
         self.evaluations += 1
@@ -112,7 +147,7 @@ class AlertEngine:
                     log.debug("alert %s flapping: held back %.0fs after resolving", aid, since)
                     return
             message = f"{rule.name}: {rule.metric} at {value:.1f} (threshold {rule.threshold:g})"
-            await self.fire(rule, rule.scope, scope_id, message, value)
+            await self.fire(rule, rule.target, scope_id, message, value)
         elif verdict == "clear":
             await self.resolve(aid, ACTOR, automatic=True)
 
@@ -123,30 +158,94 @@ class AlertEngine:
             try:
                 async for batch in self.bus.store.follow(from_seq=self.repo.seq + 1):
                     for stored in batch:
-                        await self._on_event(stored.envelope.event)
+                        if stored.envelope.aggregate_kind == rd.KIND:
+                            await self.rule_changed(stored.seq)
+                        else:
+                            await self._on_event(stored.envelope)
             except LqError as exc:
                 log.warning("alerting lost the event stream: %s; resuming", exc)
                 await asyncio.sleep(1.0)
 
-    async def _on_event(self, event: Any) -> None:
+    def _about(self, env: Envelope) -> tuple[str, str, Subject] | None:
+        """The alert's scope id, the text of the notice and what it is about, for the
+        events rules fire or resolve on."""
+        event = env.event
+        if isinstance(event, HostDisconnected | HostConnected):
+            text = f"host {event.host_id}"
+            if isinstance(event, HostDisconnected) and event.reason:
+                text += f": {event.reason}"
+            return event.host_id, text, self.subject(None, event.host_id)
+        if isinstance(event, TaskFailed):
+            vm_id = env.aggregate_id if env.aggregate_kind == "vm" else None
+            host_id = env.aggregate_id if env.aggregate_kind == "host" else None
+            text = f"task {event.task_id}: {event.error}"
+            return event.task_id, text, self.subject(vm_id, host_id)
+        if isinstance(event, VmHaRestarted):
+            text = f"VM {event.vm_id} restarted on host {event.to_host_id}"
+            text += f" (host {event.from_host_id} down)"
+            return event.vm_id, text, self.subject(event.vm_id, event.to_host_id)
+        if isinstance(event, VmHaRestartFailed):
+            text = f"VM {event.vm_id} of host {event.from_host_id}: {event.reason}"
+            return event.vm_id, text, self.subject(event.vm_id, event.from_host_id)
+        if isinstance(event, VmStarted | VmStateObserved):
+            text = f"VM {event.vm_id} runs on host {event.host_id}"
+            return event.vm_id, text, self.subject(event.vm_id, event.host_id)
+        return None
+
+    async def _on_event(self, env: Envelope) -> None:
+        event = env.event
         if isinstance(event, ae.AlertFired):  # fired by any replica: remember it for notices
             self.fired[event.alert_id] = event
+        tag = env.type
+        if isinstance(event, VmStateObserved):  # found running (reconciled): as if started
+            tag = "vm.started" if event.state == "running" else tag
+        if not any(tag in r.fire_on or tag in r.resolve_on for r in self.rules):
+            return
+        about = self._about(env)
+        if about is None:
+            return
+        scope_id, text, subject = about
         for rule in self.rules:
-            if rule.kind != "event":
-                continue
-            tag = type(event).__struct_config__.tag
-            if isinstance(event, HostDisconnected | HostConnected):
-                scope_id, text = event.host_id, f"host {event.host_id}"
-                if isinstance(event, HostDisconnected) and event.reason:
-                    text += f": {event.reason}"
-            elif isinstance(event, TaskFailed):
-                scope_id, text = event.task_id, f"task {event.task_id}: {event.error}"
-            else:
+            if rule.kind != "event" or not (rule.scope.empty or rule.scope.covers(subject)):
                 continue
             if tag in rule.fire_on:
-                await self.fire(rule, rule.scope, scope_id, f"{rule.name} — {text}", None)
+                await self.fire(rule, rule.target, scope_id, f"{rule.name} — {text}", None)
             elif tag in rule.resolve_on:
                 await self.resolve(ae.alert_id(rule.rule_id, scope_id), ACTOR, automatic=True)
+
+    # -- rule changes --
+
+    async def rule_changed(self, seq: int) -> None:
+        """A rule was changed: resolve the open alerts it no longer stands behind — all of a
+        rule disabled or deleted, those of things a narrowed scope no longer covers."""
+        try:
+            await self.repo.wait_seq(seq, timeout=10.0)
+        except TimeoutError:
+            log.warning("alert rules: cache behind seq %d; the change applies later", seq)
+            return
+        before, self._active = self._active, {r.rule_id: r for r in self.rules}
+        for rule_id, old in before.items():
+            new = self._active.get(rule_id)
+            if new is not None and new.scope == old.scope:
+                continue
+            if new is None:  # its windows start afresh should it come back
+                for key in [k for k in self.windows if k[0] == rule_id]:
+                    del self.windows[key]
+            for alert in list(self.repo.all("alert")):
+                if alert.rule_id != rule_id or alert.status == "resolved":
+                    continue
+                if new is None:
+                    why = f"rule {rule_id} disabled or deleted"
+                elif new.target == "task" or new.scope.covers(self._subject_of(new, alert)):
+                    continue
+                else:
+                    why = f"rule {rule_id} no longer covers {alert.scope_id}"
+                await self.resolve(alert.alert_id, ACTOR, automatic=True, comment=why)
+
+    def _subject_of(self, rule: Rule, alert: ad.Alert) -> Subject:
+        if rule.target == "vm":
+            return self.subject(alert.scope_id, None)
+        return self.subject(None, alert.scope_id)
 
     # -- lifecycle --
 
@@ -173,6 +272,9 @@ class AlertEngine:
             self.notify(event, "firing")
 
     async def resolve(self, aid: str, by: str, *, automatic: bool, comment: str = "") -> None:
+        state: ad.Alert | None = self.repo.get("alert", aid)[0]
+        if automatic and (state is None or state.status == "resolved"):
+            return  # nothing open to clear (e.g. a host that connects without having been down)
         events = await self._execute(
             aid, lambda s: ad.resolve(s, aid, by, automatic=automatic, comment=comment)
         )
@@ -203,7 +305,7 @@ class AlertEngine:
         meta = Meta(actor=ACTOR, occurred_at=utcnow(), correlation_id=new_id())
         try:
             outcome = await self.handler.execute("alert", aid, decide, meta)
-        except TooMuchContention as exc:
+        except (TooMuchContention, DomainError) as exc:  # a race lost, or nothing to do
             log.warning("alert_id=%s: %s", aid, exc)
             return []
         return [env.event for env in outcome.envelopes]
@@ -217,13 +319,43 @@ class AlertEngine:
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
+    async def secret(self, channel: cd.Channel) -> str:
+        """A webhook channel's signing secret ("" when none is set or it is unreadable)."""
+        if channel.channel_type != "webhook" or not channel.signed:
+            return ""
+        try:
+            raw = await self.bus.credential(f"channel.{channel.channel_id}")
+        except LqError as exc:
+            log.warning("channel %s: secret not readable: %s", channel.channel_id, exc)
+            return ""
+        return raw.decode() if raw else ""
+
+    async def channels(self, severity: ae.Severity) -> list[tuple[cd.Channel, str]]:
+        """Every enabled notification channel that wants ``severity``, with its secret."""
+        wanted = [c for c in self.repo.all(cd.KIND) if c.wants(severity)]
+        return [(c, await self.secret(c)) for c in wanted]
+
+    async def test_channel(self, channel: cd.Channel) -> Delivery:
+        """Send one test notice to ``channel`` now (one attempt: the caller sees the error)."""
+        body = {
+            "alert_id": "", "episode": 0, "status": "test", "rule_id": "test",
+            "rule_name": "Test notification", "severity": "info", "scope_kind": "channel",
+            "scope_id": channel.channel_id, "message": f"Test of channel {channel.name}",
+            "value": None, "threshold": None, "by": ACTOR, "at": utcnow().isoformat(),
+        }  # fmt: skip
+        secret = await self.secret(channel)
+        return await notify.to_channel(self.fleet.effective(), channel, secret, body, attempts=1)
+
     async def _deliver(self, fired: ae.AlertFired, status: ae.AlertStatus, by: str) -> None:
         with logctx.bind(correlation_id=fired.alert_id):
             started = time.monotonic()
-            for d in await notify.deliver(self.fleet.effective(), payload(fired, status, by)):
+            channels = await self.channels(fired.severity)
+            body = payload(fired, status, by)
+            for d in await notify.deliver(self.fleet.effective(), body, channels):
                 note = ae.AlertNotified(
                     alert_id=fired.alert_id, episode=fired.episode, channel=d.channel,
                     target=d.target, about=status, ok=d.ok, attempts=d.attempts, error=d.error,
+                    channel_id=d.channel_id,
                 )  # fmt: skip
                 await self._execute(fired.alert_id, lambda _s, n=note: [n])
                 log.info("alert_id=%s %s notification via %s: %s after %d attempt(s), %.1fs",

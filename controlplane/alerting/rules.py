@@ -4,16 +4,22 @@ A metric rule says "this value of a host (or VM) above T for D seconds": it fire
 every sample over at least D seconds was above T, and resolves once the value stayed at or
 below ``clear_below`` (a little under T: hysteresis) for ``clear_for_s`` — so a value
 hovering at the threshold does not fire and resolve at every sample. An event rule fires
-on an event type (``host.disconnected``, ``task.failed``) and, where there is one, resolves
-on its opposite (``host.connected``).
+on an event type (``host.disconnected``, ``task.failed``, ``vm.ha_restarted``) and, where
+there is one, resolves on its opposite (``host.connected``).
+
+A rule is about one kind of thing (``target``: host, VM or task) and may be restricted to
+some of them (``scope``: clusters, hosts, VMs, host labels — ``Scope.covers``); a task is
+judged by the VM or host it belongs to, a VM by its host's cluster and labels.
 
 Defaults are shipped for the obvious cases; ``settings.alert_rules_json`` (a JSON list of
-rule objects) overrides any of them by ``rule_id`` or adds new ones.
+rule objects) overrides any of them by ``rule_id`` or adds new ones. That is the starting
+form; operators change rules at runtime on top of it (``controlplane.alerting.rulebook``).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -23,11 +29,48 @@ Verdict = Literal["fire", "clear"] | None
 
 
 @dataclass(frozen=True)
+class Subject:
+    """What a rule is evaluated about: the VM (if any), its host and the host's cluster and
+    labels (VMs carry no labels of their own: a VM has its host's)."""
+
+    vm_id: str | None = None
+    host_id: str | None = None
+    cluster_id: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which things a rule evaluates; an empty list matches any. ``labels`` must all be
+    on the host (``{"rack": "a"}``)."""
+
+    cluster_ids: tuple[str, ...] = ()
+    host_ids: tuple[str, ...] = ()
+    vm_ids: tuple[str, ...] = ()
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.cluster_ids or self.host_ids or self.vm_ids or self.labels)
+
+    def covers(self, s: Subject) -> bool:
+        def within(ids: tuple[str, ...], ident: str | None) -> bool:
+            return not ids or ident in ids
+
+        return (
+            within(self.cluster_ids, s.cluster_id)
+            and within(self.host_ids, s.host_id)
+            and within(self.vm_ids, s.vm_id)
+            and all(s.labels.get(k) == v for k, v in self.labels.items())
+        )
+
+
+@dataclass(frozen=True)
 class Rule:
     rule_id: str
     name: str
     severity: Severity
-    scope: Literal["host", "vm", "task"]
+    target: Literal["host", "vm", "task"]
     kind: Literal["metric", "event"] = "metric"
     metric: str = ""  # "cpu_pct" or "mem_pct" for metric rules
     threshold: float = 0.0
@@ -37,6 +80,7 @@ class Rule:
     fire_on: tuple[str, ...] = ()  # event types, for event rules
     resolve_on: tuple[str, ...] = ()
     enabled: bool = True
+    scope: Scope = field(default_factory=Scope)
 
     @property
     def clear_level(self) -> float:
@@ -45,20 +89,42 @@ class Rule:
 
 DEFAULT_RULES = (
     Rule(rule_id="host-cpu-high", name="Host CPU above 90 % for 5 minutes", severity="critical",
-         scope="host", metric="cpu_pct", threshold=90.0, for_s=300),
+         target="host", metric="cpu_pct", threshold=90.0, for_s=300),
     Rule(rule_id="host-memory-high", name="Host memory above 90 % for 5 minutes",
-         severity="critical", scope="host", metric="mem_pct", threshold=90.0, for_s=300),
+         severity="critical", target="host", metric="mem_pct", threshold=90.0, for_s=300),
     Rule(rule_id="vm-cpu-high", name="VM CPU above 95 % for 10 minutes", severity="warning",
-         scope="vm", metric="cpu_pct", threshold=95.0, for_s=600),
-    Rule(rule_id="host-down", name="Host disconnected", severity="critical", scope="host",
+         target="vm", metric="cpu_pct", threshold=95.0, for_s=600),
+    Rule(rule_id="host-down", name="Host disconnected", severity="critical", target="host",
          kind="event", fire_on=("host.disconnected",), resolve_on=("host.connected",)),
-    Rule(rule_id="task-failed", name="Task failed", severity="warning", scope="task",
+    Rule(rule_id="task-failed", name="Task failed", severity="warning", target="task",
          kind="event", fire_on=("task.failed",)),
+    Rule(rule_id="ha-restart", name="VM restarted by HA", severity="warning", target="vm",
+         kind="event", fire_on=("vm.ha_restarted",), resolve_on=("vm.started",)),
+    Rule(rule_id="ha-restart-failed", name="HA could not restart a VM", severity="critical",
+         target="vm", kind="event", fire_on=("vm.ha_restart_failed",),
+         resolve_on=("vm.ha_restarted", "vm.started")),
 )  # fmt: skip
 
 
+def _scope(raw: dict[str, Any]) -> Scope:
+    ids = {k: tuple(str(i) for i in raw.get(k, ())) for k in ("cluster_ids", "host_ids", "vm_ids")}
+    unknown = set(raw) - {*ids, "labels"}
+    if unknown:
+        raise ValueError(f"unknown scope field(s): {', '.join(sorted(unknown))}")
+    return Scope(**ids, labels={str(k): str(v) for k, v in dict(raw.get("labels", {})).items()})
+
+
 def load(overrides_json: str) -> tuple[Rule, ...]:
-    """The default rules with ``overrides_json`` applied (by ``rule_id``)."""
+    """The enabled rules of ``load_all``."""
+    return tuple(r for r in load_all(overrides_json) if r.enabled)
+
+
+def load_all(overrides_json: str) -> tuple[Rule, ...]:
+    """The default rules with ``overrides_json`` applied (by ``rule_id``), disabled ones
+    included: the starting form of every rule the process knows.
+
+    The older form ``"scope": "host"`` (before scopes existed ``scope`` named the target)
+    is read as ``"target": "host"``."""
     rules = {r.rule_id: r for r in DEFAULT_RULES}
     if overrides_json.strip():
         for raw in json.loads(overrides_json):
@@ -66,9 +132,13 @@ def load(overrides_json: str) -> tuple[Rule, ...]:
             for key in ("fire_on", "resolve_on"):
                 if key in data:
                     data[key] = tuple(data[key])
+            if isinstance(data.get("scope"), str):
+                data["target"] = data.pop("scope")
+            if "scope" in data:
+                data["scope"] = _scope(dict(data["scope"]))
             base = rules.get(data["rule_id"])
             rules[data["rule_id"]] = replace(base, **data) if base else Rule(**data)
-    return tuple(r for r in rules.values() if r.enabled)
+    return tuple(rules.values())
 
 
 @dataclass

@@ -1,5 +1,5 @@
-"""Command routes of alerting: acknowledge and resolve alerts, create and delete silences,
-and the rules in force (configuration, not read-model data, so served from here).
+"""Command routes of alerting: acknowledge and resolve alerts, create and delete silences.
+The rules are ``controlplane.api.alert_rules``.
 
 Alert commands answer ``202 {"alert_id", "seq"}``; the alert list itself is a query route
 (``projections.alerts_api``).
@@ -7,7 +7,6 @@ Alert commands answer ``202 {"alert_id", "seq"}``; the alert list itself is a qu
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -22,7 +21,7 @@ from controlplane.handlers import TooMuchContention
 from events import alert as ae
 from events import problems
 from events.base import new_id, utcnow
-from events.permissions import ALERT_MANAGE, ALERT_READ, requires
+from events.permissions import ALERT_MANAGE, requires
 
 ENGINE: web.AppKey[AlertEngine] = web.AppKey("lq_alert_engine", AlertEngine)
 routes = web.RouteTableDef()
@@ -115,11 +114,3 @@ async def delete_silence(request: web.Request) -> web.Response:
     except UnknownAggregate as exc:
         raise problems.not_found("silence", silence_id) from exc
     return _accepted("silence_id", silence_id, outcome.seq)
-
-
-@routes.get("/api/v1/alert-rules")
-@requires(ALERT_READ)
-async def alert_rules(request: web.Request) -> web.Response:
-    engine = request.app.get(ENGINE)
-    rules = engine.rules if engine is not None else ()
-    return web.json_response({"items": [dataclasses.asdict(r) for r in rules], "next_cursor": None})

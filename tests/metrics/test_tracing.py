@@ -1,4 +1,4 @@
-"""Trace context travels HTTP → controlplane → NATS → agent → libvirt → report.
+"""Trace context travels HTTP → controlplane → NATS → agent → libvirt → report → projection.
 
 Spans are recorded with the SDK's in-memory exporter in this process (the whole stack runs
 in the test's event loop), then checked for one trace id and the right parent links.
@@ -6,6 +6,7 @@ in the test's event loop), then checked for one trace id and the right parent li
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
@@ -64,3 +65,20 @@ async def test_trace_context_reaches_agent_and_libvirt(
     # the agent's report carries the agent's span on to the controlplane
     report = next(s for s in _ours(spans) if s.name == "report OrderDone")
     assert report.parent is not None and report.parent.span_id == order.context.span_id
+
+    # the projector's span of each batch links back to the trace of every event it applied
+    linked: list[ReadableSpan] = []
+    for _ in range(100):
+        linked = [
+            s for s in spans.get_finished_spans() if s.name == "projection batch"
+            and any(format(link.context.trace_id, "032x") == TRACE_ID for link in s.links)
+        ]  # fmt: skip
+        if linked:
+            break
+        await asyncio.sleep(0.05)
+    assert linked, "no projection span linked to the request's trace"
+    ours = {s.context.span_id for s in _ours(spans) if s.context is not None}
+    targets = {link.context.span_id for s in linked for link in s.links}
+    assert targets & ours, "the links point at spans of the request's own chain"
+    assert all(s.kind == trace.SpanKind.CONSUMER and s.parent is None for s in linked)
+    assert linked[0].attributes and int(str(linked[0].attributes["lq.events"])) >= 1

@@ -1,8 +1,12 @@
-/** /alerts: open alerts by severity, filters and search, acknowledge and resolve. */
+/** /alerts: open alerts by severity, filters and search, acknowledge and resolve; silences;
+ * and (?tab=rules) the alert rules: enable, edit, add, reset, delete. */
 import { useState } from 'react'
-import { Link } from 'react-router'
-import { AlertOctagon, AlertTriangle, BellRing, Check, CheckCheck, Info, Search } from 'lucide-react'
+import { Link, useSearchParams } from 'react-router'
+import { AlertOctagon, AlertTriangle, BellOff, BellRing, Check, CheckCheck, Info, Search } from 'lucide-react'
 import { useAlertAction, useAlerts, type Alert, type Severity } from '../lib/api/alerts'
+import { Silences, type SilenceDraft } from '../components/alerts/Silences'
+import { AlertRules } from '../components/alerts/AlertRules'
+import { Tabs } from '../components/ui/Tabs'
 import { Card, PageHeader } from '../components/ui/Card'
 import { Button } from '../components/ui/Button'
 import { EmptyState, ErrorState, Spinner } from '../components/ui/Feedback'
@@ -22,14 +26,31 @@ const STATUSES = [
 ] as const
 
 export default function Alerts() {
+  const [params, setParams] = useSearchParams()
+  const tab = params.get('tab') === 'rules' ? 'rules' : 'alerts'
+  return (
+    <>
+      <PageHeader title="Alerts" icon={<BellRing className="size-5" />} subtitle="Rules over metrics and events; every change is an event, updated live." />
+      <Tabs<'alerts' | 'rules'>
+        className="mb-4"
+        tabs={[{ key: 'alerts', label: 'Alerts' }, { key: 'rules', label: 'Rules' }]}
+        value={tab}
+        onChange={(k) => setParams(k === 'alerts' ? {} : { tab: k }, { replace: true })}
+      />
+      {tab === 'rules' ? <AlertRules /> : <AlertList />}
+    </>
+  )
+}
+
+function AlertList() {
   const [status, setStatus] = useState('open')
   const [severity, setSeverity] = useState('')
   const [q, setQ] = useState('')
   const alerts = useAlerts({ status, severity, q })
   const counts = alerts.data?.open_by_severity
+  const [draft, setDraft] = useState<SilenceDraft | null>(null)
   return (
     <>
-      <PageHeader title="Alerts" icon={<BellRing className="size-5" />} subtitle="Rules over metrics and events; every change is an event, updated live." />
       <div className="mb-4 grid gap-4 sm:grid-cols-3">
         {(Object.keys(SEVERITY) as Severity[]).map((s) => {
           const { label, icon: Icon, tone } = SEVERITY[s]
@@ -70,9 +91,12 @@ export default function Alerts() {
         <EmptyState icon={<CheckCheck className="size-6" />} title="No alerts here">Nothing matches these filters.</EmptyState>
       ) : (
         <Card bodyClassName="p-0">
-          <AlertTable items={alerts.data!.items} />
+          <AlertTable items={alerts.data!.items} onSilence={(a) => setDraft({ rule_id: a.rule_id, scope_id: a.scope_id, n: Date.now() })} />
         </Card>
       )}
+      <div className="mt-4">
+        <Silences draft={draft} />
+      </div>
     </>
   )
 }
@@ -86,7 +110,7 @@ function scopeLink(a: Alert) {
   )
 }
 
-function AlertTable({ items }: { items: Alert[] }) {
+function AlertTable({ items, onSilence }: { items: Alert[]; onSilence: (a: Alert) => void }) {
   const action = useAlertAction()
   return (
     <table className="w-full text-sm" data-testid="alerts-table">
@@ -105,7 +129,7 @@ function AlertTable({ items }: { items: Alert[] }) {
           const { label, icon: Icon, tone } = SEVERITY[a.severity]
           const busy = action.isPending && action.variables?.id === a.id
           return (
-            <tr key={a.id} className="border-b border-border align-top last:border-0">
+            <tr key={a.id} className="border-b border-border align-top last:border-0" data-alert={a.rule_id}>
               <td className={cn('px-4 py-2', tone)}>
                 <span className="inline-flex items-center gap-1.5"><Icon className="size-4" />{label}</span>
               </td>
@@ -117,7 +141,7 @@ function AlertTable({ items }: { items: Alert[] }) {
                   <div className="text-xs text-subtle">
                     {a.notifications.map((n, i) => (
                       <span key={i} className={cn('mr-2', !n.ok && 'text-bad')}>
-                        {n.channel} {n.about}: {n.ok ? 'sent' : `failed (${n.error})`} · {n.attempts}×
+                        {n.channel} {n.target} {n.about}: {n.ok ? 'sent' : `failed (${n.error})`} · {n.attempts}×
                       </span>
                     ))}
                   </div>
@@ -139,6 +163,11 @@ function AlertTable({ items }: { items: Alert[] }) {
                 {a.status !== 'resolved' && (
                   <Button size="sm" variant="ghost" className="ml-1" loading={busy} onClick={() => action.mutate({ id: a.id, verb: 'resolve' })}>
                     Resolve
+                  </Button>
+                )}
+                {a.status !== 'resolved' && (
+                  <Button size="sm" variant="ghost" className="ml-1" icon={<BellOff className="size-3.5" />} onClick={() => onSilence(a)}>
+                    Silence
                   </Button>
                 )}
               </td>
