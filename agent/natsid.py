@@ -7,16 +7,31 @@ host id it connects with the join credential (the enrolment user, which may only
 user at once. When the server refuses that key (the host's credentials were revoked), the
 agent sets the old seed aside, makes a new one and enrols again with the join credential —
 the controlplane accepts the new key only for a host that has none.
+
+In JWT mode the join credential is a ``.creds`` file, and the enrolment answer carries the
+host's user JWT (signed by the account); the agent writes it with its seed into
+``<state dir>/nats-host.creds`` (mode 0600) and connects with that. The JWT expires
+(``nats_host_jwt_ttl_s``) and the server ends a connection whose JWT expired (nats-py
+then closes for good), so ``renew`` enrols again, as the host, at half the lifetime and
+reconnects with the fresh JWT; a host whose enrolment is refused (removed, revoked) is
+out within one lifetime.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from events import natsauth
+from events import natsauth, natsjwt, subjects
+from events.bus import Bus
+from events.codec import encode
+from events.errors import LqError
 from events.natsauth import ClientAuth
-from events.reports import EnrollRequest
+from events.reports import ENROLL_REPLY_DECODER, EnrollRequest
 from events.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -26,8 +41,10 @@ REFUSALS = 3  # refusals of a restarted agent's key before it enrols with a new 
 
 class AgentIdentity:
     def __init__(self, settings: Settings, state_dir: Path) -> None:
-        self.enabled = natsauth.enabled(settings)
+        self.enabled = natsauth.per_host(settings)
+        self.jwt = natsauth.jwt_mode(settings)
         self.seed = state_dir / natsauth.HOST_SEED
+        self.creds = state_dir / natsauth.HOST_CREDS
         self.join = natsauth.enroll_auth(settings)
         self.id_file = state_dir / "host_id"
         self.connected_as: str | None = None  # the host id, or "" for the join credential
@@ -40,10 +57,10 @@ class AgentIdentity:
         if not self.enabled:
             return None
         known = self.id_file.read_text().strip() if self.id_file.is_file() else ""
-        if known and self.seed.is_file():
+        if known and self.seed.is_file() and (not self.jwt or self.creds.is_file()):
             self.connected_as = known
             self._started_enrolled = True
-            return natsauth.host_auth(self.seed, known)
+            return self._host(known)
         self.connected_as = ""
         return self.join
 
@@ -61,6 +78,7 @@ class AgentIdentity:
         self._started_enrolled = False
         retired = self.seed.with_name(self.seed.name + ".revoked")
         self.seed.replace(retired)
+        self.creds.unlink(missing_ok=True)
         log.error("the NATS server refuses this host's key: enrolling again with a new key")
         self.connected_as = ""
         return self.join
@@ -78,4 +96,50 @@ class AgentIdentity:
             return None
         self._started_enrolled = False
         self.connected_as = host_id
-        return natsauth.host_auth(self.seed, host_id)
+        return self._host(host_id)
+
+    def received(self, user_jwt: str) -> None:
+        """JWT mode: keep the user JWT the enrolment answered, beside the host's seed."""
+        if not self.jwt or not user_jwt:
+            return
+        text = natsjwt.creds(user_jwt, self.seed.read_bytes().strip())
+        tmp = self.creds.with_name(self.creds.name + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, self.creds)
+
+    def renew_in(self) -> float:
+        """Seconds until the host's JWT is half-way to its expiry (an hour if it has none)."""
+        try:
+            token = self.creds.read_text().split("\n")[1]
+            claims = natsjwt.decode_claims(token)
+        except (OSError, IndexError, ValueError):
+            return 1.0
+        if "exp" not in claims:
+            return 3600.0
+        return max(1.0, (int(claims["exp"]) - time.time()) / 2)
+
+    async def renew(
+        self, bus: Bus, host_id: str, request: Callable[[], Awaitable[EnrollRequest]]
+    ) -> None:
+        """JWT mode: keep the host's user JWT fresh by enrolling again before it expires."""
+        while True:
+            await asyncio.sleep(self.renew_in())
+            try:
+                req = self.prove(await request())
+                raw = await bus.request(subjects.ENROLL, encode(req), timeout=5.0)
+                reply = ENROLL_REPLY_DECODER.decode(raw)
+            except (LqError, ValueError) as exc:
+                log.warning("renewing host %s's NATS credentials failed: %s", host_id, exc)
+                await asyncio.sleep(1.0)
+                continue
+            if reply.ok and reply.host_id == host_id and reply.user_jwt:
+                self.received(reply.user_jwt)
+                await bus.reconnect()  # the connection's JWT is the one that expires
+            else:
+                log.error("renewing host %s's NATS credentials refused: %s", host_id, reply.error)
+                await asyncio.sleep(1.0)
+
+    def _host(self, host_id: str) -> ClientAuth:
+        return natsauth.host_auth(self.seed, host_id, self.creds if self.jwt else "")

@@ -7,14 +7,21 @@ enrolment of the same host must prove the same key, so a holder of the join cred
 cannot take over an enrolled host; a key belongs to one host only. Every change rewrites
 the embedded nats-server's ``auth.conf`` from the bucket and makes the server reload it
 (SIGHUP through its pid file); a revoked host's connections are closed by that reload.
+
+In JWT mode (``nats_auth = "jwt"``, servers in operator mode configured elsewhere) the
+same bookkeeping holds, but nothing is written or reloaded: ``user_jwt`` signs the host's
+user JWT with the account key, the enrolment answer carries it, and the servers verify it
+themselves. A revocation there only forgets the key (docs/security.md says what is left).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 
 from events import natsauth as na
+from events import natsjwt
 from events import reports as rp
 from events.bus import Bus
 from events.settings import Settings
@@ -30,7 +37,20 @@ class HostKeys:
 
     @property
     def enabled(self) -> bool:
-        return na.enabled(self.settings)
+        return na.per_host(self.settings)
+
+    def user_jwt(self, host_id: str, nkey: str) -> str:
+        """JWT mode: the host's user JWT (its own subjects only), signed by the account."""
+        if not na.jwt_mode(self.settings):
+            return ""
+        seed = Path(self.settings.nats_account_seed_file).read_bytes().strip()
+        return natsjwt.user_jwt(
+            seed,
+            nkey,
+            host_id,
+            na.host_permissions(host_id),
+            ttl_s=self.settings.nats_host_jwt_ttl_s,
+        )
 
     async def admit(self, host_id: str, req: rp.EnrollRequest) -> str | None:
         """Register (or confirm) the key ``req`` presents for ``host_id``; the reason it
@@ -84,8 +104,8 @@ class HostKeys:
 
     def _apply(self, keys: dict[str, str]) -> None:
         auth = na.service_auth(self.settings)
-        if auth is None:
-            return
+        if auth is None or na.jwt_mode(self.settings):
+            return  # JWT mode: the servers verify each host's JWT; nothing to reload
         directory = na.nats_dir(self.settings)
         text = na.render(
             na.public_key(auth.seed_file),

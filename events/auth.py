@@ -2,7 +2,8 @@
 
 Who may do what is event-sourced like everything else, so its whole history is auditable
 (``lq.evt.user.<id>``, ``lq.evt.role.<name>``, ``lq.evt.token.<id>``,
-``lq.evt.session.<id>``, ``lq.evt.auth.<user id | "anonymous">``).
+``lq.evt.session.<id>``, ``lq.evt.join_token.<id>``, ``lq.evt.auth.<user id |
+"anonymous">``).
 
 No event carries a secret or a verifier of one: not a password, not its argon2 hash, not
 an API token, not its digest, not a JWT. Verifiers live in the NATS KV bucket
@@ -102,6 +103,33 @@ class TokenRevoked(Event, frozen=True, kw_only=True, tag="token.revoked"):
 TOKEN_EVENTS = TokenCreated | TokenRevoked
 
 
+class JoinTokenCreated(Event, frozen=True, kw_only=True, tag="join_token.created"):
+    """A one-time host join token was issued (shown once; only its digest is stored).
+
+    The host that enrols with it gets ``labels`` and joins ``cluster_id`` (if set)."""
+
+    token_id: str
+    label: str = ""
+    labels: dict[str, str] = {}
+    cluster_id: str | None = None
+    expires_at: datetime
+
+
+class JoinTokenUsed(Event, frozen=True, kw_only=True, tag="join_token.used"):
+    """A new host enrolled with the token; it is spent."""
+
+    token_id: str
+    host_id: str
+    host_name: str
+
+
+class JoinTokenRevoked(Event, frozen=True, kw_only=True, tag="join_token.revoked"):
+    token_id: str
+
+
+JOIN_TOKEN_EVENTS = JoinTokenCreated | JoinTokenUsed | JoinTokenRevoked
+
+
 class LoginSucceeded(Event, frozen=True, kw_only=True, tag="auth.login_succeeded"):
     """A password login: starts a session (subject ``lq.evt.session.<session_id>``)."""
 
@@ -154,4 +182,6 @@ class AccessDenied(Event, frozen=True, kw_only=True, tag="auth.denied"):
 
 AUTH_EVENTS = LoginFailed | LockedOut | AccessDenied
 
-SECURITY_EVENTS = USER_EVENTS | ROLE_EVENTS | TOKEN_EVENTS | SESSION_EVENTS | AUTH_EVENTS
+SECURITY_EVENTS = (
+    USER_EVENTS | ROLE_EVENTS | TOKEN_EVENTS | JOIN_TOKEN_EVENTS | SESSION_EVENTS | AUTH_EVENTS
+)

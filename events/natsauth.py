@@ -42,11 +42,15 @@ from events.settings import Settings
 OFF = "off"
 AUTO = "auto"
 EMBEDDED = "embedded"
-MODES = (AUTO, OFF, EMBEDDED)
+JWT = "jwt"
+"""Operator mode: host users are JWTs the controlplane signs with the account key
+(``events.natsjwt``); the servers need no reload and are configured outside LimiQuantix."""
+MODES = (AUTO, OFF, EMBEDDED, JWT)
 
 SERVICE_SEED = "nats-service.nk"
 ENROLL_SEED = "nats-enroll.nk"
 HOST_SEED = "nats-host.nk"
+HOST_CREDS = "nats-host.creds"
 AUTH_CONF = "auth.conf"
 PID_FILE = "nats.pid"
 HOST_KEY_PREFIX = "nats-host."
@@ -58,15 +62,27 @@ _TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 class ClientAuth(msgspec.Struct, frozen=True, kw_only=True):
-    """How one connection authenticates: its nkey seed file and its reply-inbox prefix."""
+    """How one connection authenticates: its nkey seed file (or, in JWT mode, its
+    ``.creds`` file: user JWT and seed) and its reply-inbox prefix."""
 
-    seed_file: str
+    seed_file: str = ""
+    creds_file: str = ""
     inbox_prefix: str = "_INBOX"
 
 
 def enabled(settings: Settings) -> bool:
     """Whether LimiQuantix manages the server's authorization (per-host users)."""
     return settings.nats_auth == EMBEDDED
+
+
+def jwt_mode(settings: Settings) -> bool:
+    """Whether hosts get user JWTs signed by the account key (docs/security.md)."""
+    return settings.nats_auth == JWT
+
+
+def per_host(settings: Settings) -> bool:
+    """Whether each enrolled host has its own NATS user (embedded or JWT mode)."""
+    return enabled(settings) or jwt_mode(settings)
 
 
 def nats_dir(settings: Settings) -> Path:
@@ -79,6 +95,8 @@ def service_auth(settings: Settings) -> ClientAuth | None:
 
     ``nats_nkey_seed_file`` when set; otherwise the data dir's service key when auth is
     ``embedded`` — or ``auto`` and the key exists (a CLI command beside ``lq up``)."""
+    if jwt_mode(settings):
+        return ClientAuth(creds_file=settings.nats_creds_file)
     if settings.nats_nkey_seed_file:
         return ClientAuth(seed_file=settings.nats_nkey_seed_file)
     seed = settings.data_path / SERVICE_SEED
@@ -89,11 +107,16 @@ def service_auth(settings: Settings) -> ClientAuth | None:
 
 def enroll_auth(settings: Settings) -> ClientAuth:
     """The join credential an agent enrols with."""
+    if jwt_mode(settings):
+        return ClientAuth(creds_file=settings.nats_creds_file, inbox_prefix=ENROLL_INBOX)
     seed = settings.nats_enroll_seed_file or str(settings.data_path / ENROLL_SEED)
     return ClientAuth(seed_file=seed, inbox_prefix=ENROLL_INBOX)
 
 
-def host_auth(seed_file: str | Path, host_id: str) -> ClientAuth:
+def host_auth(seed_file: str | Path, host_id: str, creds_file: str | Path = "") -> ClientAuth:
+    """A host's own identity: its seed, or in JWT mode its ``.creds`` file."""
+    if creds_file:
+        return ClientAuth(creds_file=str(creds_file), inbox_prefix=host_inbox(host_id))
     return ClientAuth(seed_file=str(seed_file), inbox_prefix=host_inbox(host_id))
 
 

@@ -1,4 +1,4 @@
-"""Read models of users, custom roles and API tokens (Settings → Security).
+"""Read models of users, custom roles, API tokens and host join tokens (Settings → Security).
 
 Folded like every other read model, in the batch transaction with the checkpoint, but row
 by row in SQL: these events are rare (people, not machines, cause them), so the working-set
@@ -121,6 +121,39 @@ async def _token(conn: Conn, se: StoredEvent, e: Any) -> tuple[str, str]:
     return "token", e.token_id
 
 
+async def _join_token(conn: Conn, se: StoredEvent, e: Any) -> tuple[str, str]:
+    at = se.envelope.occurred_at
+    if isinstance(e, ae.JoinTokenCreated):
+        await conn.execute(
+            "INSERT INTO join_tokens (id, label, labels, cluster_id, expires_at, created_by,"
+            " created_at, updated_at, seq) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (id) DO NOTHING",
+            [
+                e.token_id,
+                e.label,
+                Jsonb(dict(e.labels)),
+                e.cluster_id,
+                e.expires_at,
+                se.envelope.actor,
+                at,
+                at,
+                se.seq,
+            ],
+        )
+    elif isinstance(e, ae.JoinTokenUsed):
+        await conn.execute(
+            "UPDATE join_tokens SET used_by = %s, used_by_name = %s, used_at = %s,"
+            " updated_at = %s, seq = %s WHERE id = %s",
+            [e.host_id, e.host_name, at, at, se.seq, e.token_id],
+        )
+    else:
+        await conn.execute(
+            "UPDATE join_tokens SET revoked_at = %s, updated_at = %s, seq = %s WHERE id = %s",
+            [at, at, se.seq, e.token_id],
+        )
+    return "join_token", e.token_id
+
+
 FOLDS: dict[type, Fold] = {
     ae.UserCreated: _user_created,
     **dict.fromkeys(
@@ -137,6 +170,7 @@ FOLDS: dict[type, Fold] = {
     ae.LoginSucceeded: _login,
     **dict.fromkeys((ae.RoleCreated, ae.RoleUpdated, ae.RoleDeleted), _role),
     **dict.fromkeys((ae.TokenCreated, ae.TokenRevoked), _token),
+    **dict.fromkeys((ae.JoinTokenCreated, ae.JoinTokenUsed, ae.JoinTokenRevoked), _join_token),
 }
 
 

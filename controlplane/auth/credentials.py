@@ -64,6 +64,10 @@ class Credentials:
     def __init__(self, bus: Bus) -> None:
         self._bus = bus
 
+    @property
+    def bus(self) -> Bus:
+        return self._bus
+
     async def set_password(self, user_id: str, password: str, *, only_new: bool = False) -> bool:
         hashed = await asyncio.to_thread(_hasher.hash, password)
         return await self._bus.put_credential(

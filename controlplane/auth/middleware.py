@@ -8,6 +8,11 @@ credential — ``Authorization: Bearer <access JWT | API token>``, or, for WebSo
 upgrades, which browsers cannot give headers, the ``access_token`` query parameter or a
 ``bearer.<token>`` entry in ``Sec-WebSocket-Protocol``. A path under ``/api/`` that
 matches no route answers 401 to strangers, so the route table cannot be probed.
+
+A caller who holds the permission only through cluster-scoped bindings is allowed when
+every cluster the request touches (``controlplane.auth.scope``: the resource its path
+names and the hosts, VMs, clusters and pools its body names) grants it; lists and
+anything outside every cluster need the permission globally.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import hdrs, web
 
+from controlplane.auth import scope
 from controlplane.auth.service import Auth
 from events import problems
 from events.permissions import CALLER, PUBLIC, Principal, caller, declared
@@ -27,6 +33,7 @@ AUTH: web.AppKey[Auth] = web.AppKey("lq_auth", Auth)
 WS_PROTOCOL = "lq.v1"
 """The subprotocol the changes WebSocket answers with when the client offers it."""
 _WS_BEARER = "bearer."
+_MAX_SCOPED_BODY = 64 * 1024  # the command routes' own limit (controlplane.api.common)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -93,7 +100,28 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if not token:
         raise problems.unauthorized("credentials required")
     principal = await auth.authenticate(token)
-    if not principal.allows(permission):
+    if not principal.allows(permission) and not await _in_scope(
+        auth, principal, permission, request
+    ):
         await auth.denied(principal, permission, request.method, request.path)
         raise problems.forbidden(permission)
     return await _as(principal, request, handler)
+
+
+async def _in_scope(
+    auth: Auth, principal: Principal, permission: str, request: web.Request
+) -> bool:
+    """Whether cluster-scoped bindings grant ``permission`` on all this request touches."""
+    clusters = scope.clusters_granting(principal.scoped, permission)
+    if not clusters:
+        return False
+    resolver = scope.Resolver(auth.repo)
+    touched = resolver.path(request.path, dict(request.match_info))
+    if scope.NOWHERE in touched:
+        return False  # outside every cluster: only a global binding covers it
+    if request.can_read_body:
+        size = request.content_length
+        if size is None or size > _MAX_SCOPED_BODY:
+            return False  # not a command body one can look into (uploads, streams)
+        touched |= resolver.body(await request.read())
+    return scope.granted(touched, clusters)

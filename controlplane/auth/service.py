@@ -78,7 +78,7 @@ class Auth:
         self.creds = creds
         self._key = key
         self._fleet = Fleet(repo, settings)
-        self._limiter = Limiter(self._fleet.effective)
+        self._limiter = Limiter(self._fleet.effective, creds.bus, key)
         self._denials: dict[tuple[str, str], float] = {}
         self._token_digests: dict[str, str] = {}
 
@@ -182,7 +182,7 @@ class Auth:
     # -- sessions -------------------------------------------------------------------------
 
     async def login(self, username: str, password: str, address: str) -> dict[str, Any]:
-        wait = self._limiter.retry_after(username, address)
+        wait = await self._limiter.retry_after(username, address)
         if wait > 0:
             raise problems.too_many_attempts(
                 "too many failed sign-ins for this user or address; try again later", wait
@@ -193,7 +193,7 @@ class Auth:
         if not ok or user is None or not user.active:
             name = user.username if exists and user else ""
             reason = "disabled" if ok and user is not None else "bad-credentials"
-            locked = self._limiter.failed(username, address)
+            locked = await self._limiter.failed(username, address)
             subject = user.user_id if exists and user else "anonymous"
             await self.record(
                 subject, ae.LoginFailed(username=name, address=address, reason=reason), "anonymous"
@@ -209,7 +209,7 @@ class Auth:
             if ok and user is not None and not user.active:
                 raise problems.unauthorized("this account is disabled")
             raise problems.unauthorized("wrong user name or password")
-        self._limiter.succeeded(username)
+        await self._limiter.succeeded(username)
         return await self.start_session(user, address)
 
     async def start_session(self, user: user_domain.User, address: str) -> dict[str, Any]:

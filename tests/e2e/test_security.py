@@ -65,7 +65,26 @@ def test_settings_security_and_a_viewer(page: Any, browser: Any, stack: Stack, s
         viewer.goto("/settings?tab=security")
         expect(viewer.get_by_role("table", name="Users")).to_have_count(0)
         expect(viewer.get_by_role("form", name="New API token")).to_be_visible()
+        expect(viewer.get_by_role("form", name="New join token")).to_have_count(0)
         viewer.get_by_role("button", name="Sign out").click()
         expect(viewer).to_have_url(re.compile("/login"))
     finally:
         ctx.close()
+
+
+def test_join_tokens_card(page: Any, stack: Stack, shots: Path) -> None:
+    label = f"rack-{uuid.uuid4().hex[:6]}"
+    page.goto("/settings?tab=security")
+    form = page.get_by_role("form", name="New join token")
+    form.get_by_label("Join token label").fill(label)
+    form.get_by_label("Expires in hours").fill("2")
+    form.get_by_role("button", name="Create join token").click()
+    expect(page.get_by_test_id("new-join-token-value")).to_contain_text("lqj_")
+    row = page.locator(f'tr[data-join-token="{label}"]')
+    expect(row).to_have_attribute("data-state", "active")
+    page.screenshot(path=str(shots / "settings-join-tokens.png"), full_page=True)
+    row.get_by_role("button", name="Revoke").click()
+    expect(row).to_have_attribute("data-state", "revoked")
+    listed = stack.api("GET", "/join-tokens?state=revoked")["items"]
+    assert [t["label"] for t in listed if t["label"] == label] == [label]
+    assert all("token" not in t for t in listed)

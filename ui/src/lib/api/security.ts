@@ -1,5 +1,5 @@
 /**
- * Users, roles, API tokens and "who am I" (docs/api.md "Authentication", docs/security.md).
+ * Users, roles, API tokens, host join tokens and "who am I" (docs/api.md "Authentication", docs/security.md).
  *
  * `useCan(permission)` decides which actions the UI offers. It only hides what the API would
  * refuse anyway: the server enforces every permission. While the caller's permissions are
@@ -67,6 +67,31 @@ export interface NewToken {
   seq: number
 }
 
+export interface JoinToken {
+  id: string
+  label: string
+  labels: Record<string, string>
+  cluster_id: string | null
+  state: 'active' | 'used' | 'revoked' | 'expired'
+  expires_at: string
+  used_by: string | null
+  used_by_name: string | null
+  used_at: string | null
+  revoked_at: string | null
+  created_by: string
+  created_at: string
+}
+
+export interface NewJoinToken {
+  token_id: string
+  token: string
+  label: string
+  labels: Record<string, string>
+  cluster_id: string | null
+  expires_at: string
+  seq: number
+}
+
 export interface Catalogue {
   permissions: { name: string; description: string }[]
   builtin_roles: Role[]
@@ -83,6 +108,7 @@ export const securityKeys = {
   users: ['users'] as const,
   roles: ['roles'] as const,
   tokens: ['tokens'] as const,
+  joinTokens: ['join-tokens'] as const,
   catalogue: ['permissions'] as const,
 }
 
@@ -125,6 +151,14 @@ export function useTokens() {
   })
 }
 
+export function useJoinTokens(enabled = true) {
+  return useQuery({
+    queryKey: securityKeys.joinTokens,
+    queryFn: ({ signal }) => api.get<ListOf<JoinToken>>('/join-tokens', { limit: 200 }, signal),
+    enabled,
+  })
+}
+
 export function useCatalogue() {
   return useQuery({
     queryKey: securityKeys.catalogue,
@@ -158,4 +192,7 @@ export const security = {
   deleteRole: (name: string) => api.request('DELETE', `/roles/${encodeURIComponent(name)}`),
   createToken: (b: { name: string; scopes: string[]; expires_in_days: number }) => api.request<NewToken>('POST', '/tokens', { body: b }),
   revokeToken: (id: string) => api.request('DELETE', `/tokens/${encodeURIComponent(id)}`),
+  createJoinToken: (b: { label: string; expires_in_s: number }) =>
+    api.request<NewJoinToken>('POST', '/join-tokens', { body: b }),
+  revokeJoinToken: (id: string) => api.request('DELETE', `/join-tokens/${encodeURIComponent(id)}`),
 }
