@@ -385,6 +385,8 @@ def _fail(vm: Vm, command: Fail) -> list[Event]:
     if p.operation == "migrate":
         return vm_migration.failed(vm, command)
     after = command.state or _STATE_AFTER_FAILURE.get(p.operation) or p.state_before or vm.state
+    if p.operation == "start" and p.state_before == "error" and command.state is None:
+        after = "error"  # a start that failed repaired nothing (the host may have no domain)
     return [
         ve.VmOperationFailed(
             vm_id=vm.vm_id, operation=p.operation, reason=command.reason, state=after

@@ -10,7 +10,8 @@
    and compares it row by row (``compare_on``), under the projector's apply lock.
 4. *Invariants*: per host, allocation ≤ capacity and allocation = the reservations = the
    VMs placed there; every VM's domain lives in exactly its host's node file (none for
-   deleted or unplaced VMs, never on two hosts), in the state the read model shows.
+   deleted or unplaced VMs, never on two hosts), in the state the read model shows; no two
+   live VMs share a name (any case).
 5. *Visible failures*: a failed task carries its reason; a task open past the deadline
    watcher's bound is a hang.
 """
@@ -261,3 +262,10 @@ async def _invariants(conn: psycopg.AsyncConnection[Any], cluster: Cluster, v: V
     for vm_id, where in domains.items():
         if vm_id not in known:
             v.violations.append(f"domain {vm_id} on {where} belongs to no VM")
+    holders: dict[str, list[str]] = {}
+    for vm_id, name, state, *_ in vms:
+        if state != "deleted":
+            holders.setdefault(name.lower(), []).append(vm_id)
+    for name, ids in holders.items():
+        if len(ids) > 1:  # unique names in scope: live VMs, fleet-wide, any case
+            v.violations.append(f"{len(ids)} live VMs are named {name}: {ids}")

@@ -205,19 +205,15 @@ class Workload:
 
     async def burst(self, count: int) -> None:
         """``count`` creates at once (started at the moment of a fault, so that some are
-        cut off mid-flight and retried with their key)."""
+        cut off mid-flight and retried with their key), two per name with different keys:
+        one of each pair must be refused (``name-taken``), which the invariant scan checks."""
         rng = random.Random(self.rng.random())
         body = {"vcpus": 1, "memory_mib": 128, "start": True}
+        names = [f"b-{uuid.uuid4().hex[:8]}" for _ in range((count + 1) // 2)]
         await asyncio.gather(
             *(
-                self.command(
-                    "create",
-                    "POST",
-                    "/api/v1/vms",
-                    {**body, "name": f"b-{uuid.uuid4().hex[:8]}"},
-                    rng,
-                )
-                for _ in range(count)
+                self.command("create", "POST", "/api/v1/vms", {**body, "name": names[i // 2]}, rng)
+                for i in range(count)
             )
         )
 
