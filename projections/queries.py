@@ -5,54 +5,53 @@ tiebreak, and the opaque cursor carries the last row's values of those columns, 
 costs the same as page 1 (an index range scan) even at tens of thousands of VMs. The
 partial indexes of ``sql/schema.sql`` match the literal ``state <> 'deleted'`` filter used
 when no state is asked for. Substring search is ``ILIKE``; with pg_trgm on the server the
-same predicate uses trigram indexes. Parameters arrive validated (``projections.api``).
+same predicate uses trigram indexes. Each list's sort keys and filters are declared once as
+an ``events.listing.Listing`` (here for VMs, hosts, tasks, events and search; beside their
+routes for the others), which validates the request and yields the ``Sort`` and filter
+conditions ``listing_page`` applies (docs/api.md "Lists").
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-from dataclasses import dataclass
 from typing import Any
 
-import msgspec
 from psycopg.rows import dict_row
 
+from events import listing
+from events.host import HostState
+from events.listing import Asked, BadCursor, Filter, Listing, Sort, decode_cursor, like
+from events.task import TaskState
+from events.vm import VM_STATES
 from projections.schema import CHECKPOINT, Conn
 from projections.tables import VM_LIST_COLUMNS
+
+__all__ = ["Asked", "BadCursor", "Filter", "Listing", "Sort", "decode_cursor", "like"]
+
+HOST_STATES: tuple[str, ...] = HostState.__args__  # type: ignore[attr-defined]
+TASK_STATES: tuple[str, ...] = TaskState.__args__  # type: ignore[attr-defined]
 
 Row = dict[str, Any]
 
 
-@dataclass(frozen=True)
-class Sort:
-    """An ordering: columns with their SQL types (the last ones make it unique)."""
-
-    name: str
-    columns: tuple[tuple[str, str], ...]
-    desc: bool = False
-
-
-def _sorts(names: dict[str, str]) -> dict[str, Sort]:
-    out: dict[str, Sort] = {}
-    for name, cast in names.items():
-        out[name] = Sort(name, ((name, cast), ("id", "text")))
-        out["-" + name] = Sort("-" + name, ((name, cast), ("id", "text")), desc=True)
-    return out
-
-
-VM_SORTS = _sorts(
-    {
+VM_LISTING = Listing(
+    keys={
         "name": "text",
         "state": "text",
         "created_at": "timestamptz",
         "updated_at": "timestamptz",
         "vcpus": "int",
         "memory_mib": "bigint",
-    }
+    },
+    default_sort="name",
+    filters={
+        "state": Filter("enum", VM_STATES, description="comma-separated; default: all but deleted"),
+        "host_id": Filter(description="the VM's host"),
+        "q": Filter("search", description="name or id substring"),
+        "template": Filter("bool", description="true: templates only; false: VMs only"),
+    },
 )
-HOST_SORTS = _sorts(
-    {
+HOST_LISTING = Listing(
+    keys={
         "name": "text",
         "state": "text",
         "created_at": "timestamptz",
@@ -60,40 +59,94 @@ HOST_SORTS = _sorts(
         "cpus": "int",
         "memory_mib": "bigint",
         "vm_count": "int",
-    }
+    },
+    default_sort="name",
+    filters={
+        "state": Filter("enum", HOST_STATES, "state = ANY(%s)", "comma-separated"),
+        "q": Filter("search", sql="(name ILIKE %s OR id ILIKE %s)", description="name or id"),
+    },
 )
-TASK_SORT = Sort("-created_at", (("created_at", "timestamptz"), ("id", "text")), desc=True)
-EVENT_SORT = Sort("seq", (("seq", "bigint"), ("index", "int")))
-EVENT_SORT_DESC = Sort("-seq", (("seq", "bigint"), ("index", "int")), desc=True)
-
-
-class BadCursor(ValueError):
-    """The cursor was not made by this API for this ordering."""
-
-
-_enc = msgspec.json.Encoder()
-_dec = msgspec.json.Decoder(list[Any])
+TASK_LISTING = Listing(
+    keys={
+        "created_at": "timestamptz",
+        "updated_at": "timestamptz",
+        "operation": "text",
+        "state": "text",
+    },
+    default_sort="-created_at",
+    filters={
+        "state": Filter("enum", TASK_STATES, "state = ANY(%s)", "comma-separated"),
+        "target_id": Filter(sql="target_id = %s", description="the VM's, host's … id"),
+        "target_kind": Filter(sql="target_kind = %s", description="vm, host, …"),
+        "operation": Filter(sql="operation = %s", description="e.g. vm.create"),
+    },
+)
+EVENT_FILTERS = {
+    "type": Filter(description="exact types, comma-separated, or a prefix ending in '.'"),
+    "actor": Filter(description="who caused the event"),
+    "q": Filter("search", description="aggregate id, actor, type or the VM's/host's name"),
+    "since": Filter(description="sequence or ISO time (inclusive)"),
+    "until": Filter(description="sequence or ISO time (inclusive)"),
+}
+EVENT_LISTING = Listing(
+    keys={"seq": "bigint"},
+    default_sort="seq",
+    filters={
+        "kind": Filter(description="aggregate kind: vm, host, …"),
+        "aggregate_id": Filter(),
+        "correlation_id": Filter(description="a task id"),
+        "after_seq": Filter(description="only events after this sequence"),
+        **EVENT_FILTERS,
+    },
+    tiebreak=(("index", "int"),),
+    extra=("order",),
+)
+ENTITY_EVENT_LISTING = Listing(
+    keys={"seq": "bigint"},
+    default_sort="seq",
+    filters=EVENT_FILTERS,
+    tiebreak=(("index", "int"),),
+    extra=("order",),
+)
+SEARCH_LISTING = Listing(
+    keys={"kind": (("kind", "text"), ("name", "text")), "name": "text"},
+    default_sort="kind",
+    filters={"q": Filter("search", required=True, description="name or id substring")},
+    default_limit=20,
+    max_limit=100,
+)
+VM_PART_LISTINGS = {
+    "disks": Listing(
+        keys={"disk_id": "text", "size_gib": "int"},
+        default_sort="disk_id",
+        default_limit=500,
+        tiebreak=(("disk_id", "text"),),
+        extra=("as_of",),
+    ),
+    "nics": Listing(
+        keys={"nic_id": "text", "network_id": "text"},
+        default_sort="nic_id",
+        default_limit=500,
+        tiebreak=(("nic_id", "text"),),
+        extra=("as_of",),
+    ),
+    "snapshots": Listing(
+        keys={"created_at": "timestamptz", "name": "text"},
+        default_sort="created_at",
+        default_limit=500,
+        tiebreak=(("snapshot_id", "text"),),
+        extra=("as_of",),
+    ),
+}
+VM_SORTS = VM_LISTING.sorts()
+HOST_SORTS = HOST_LISTING.sorts()
+TASK_SORT = TASK_LISTING.sorts()["-created_at"]
+EVENT_SORT = EVENT_LISTING.sorts()["seq"]
+EVENT_SORT_DESC = EVENT_LISTING.sorts()["-seq"]
 
 
 def encode_cursor(sort: Sort, row: Row) -> str:
-    raw = _enc.encode([sort.name, *(row[c] for c, _ in sort.columns)])
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(sort: Sort, cursor: str) -> list[Any]:
-    try:
-        data = _dec.decode(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError, msgspec.DecodeError) as exc:
-        raise BadCursor("cursor is not valid") from exc
-    if len(data) != len(sort.columns) + 1 or data[0] != sort.name:
-        raise BadCursor("cursor belongs to another listing or sort order")
-    return data[1:]
-
-
-def like(q: str) -> str:
-    """An ILIKE pattern matching ``q`` anywhere, with its wildcards taken literally."""
-    escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+    return listing.encode_cursor(sort, [row[c] for c, _ in sort.columns])
 
 
 async def _rows(conn: Conn, sql: str, params: list[Any]) -> list[Row]:
@@ -106,6 +159,19 @@ async def _scalar(conn: Conn, sql: str, params: list[Any]) -> Any:
     cur = await conn.execute(sql.encode(), params)
     row = await cur.fetchone()
     return row[0] if row else None
+
+
+_LAST = {"timestamptz": "'infinity'", "text": "chr(1114111)", "double precision": "'Infinity'"}
+
+
+def _key(column: str, kind: str) -> str:
+    """A sort column as ordered and compared: a nullable one (type ending in ``?``) as
+    a value past every other, since a row comparison with NULL is never true."""
+    if not kind.endswith("?"):
+        return column if column != "%s" else f"%s::{kind}"
+    kind = kind[:-1]
+    last = _LAST.get(kind, "9223372036854775807")
+    return f"COALESCE({column}::{kind}, {last}::{kind})"
 
 
 async def page(
@@ -130,12 +196,12 @@ async def page(
     cond, args = list(where), list(params)
     if cursor:
         values = decode_cursor(sort, cursor)
-        cols = ", ".join(c for c, _ in sort.columns)
-        marks = ", ".join(f"%s::{t}" for _, t in sort.columns)
+        cols = ", ".join(_key(c, t) for c, t in sort.columns)
+        marks = ", ".join(_key("%s", t) for _, t in sort.columns)
         cond.append(f"({cols}) {'<' if sort.desc else '>'} ({marks})")
         args.extend(values)
     direction = " DESC" if sort.desc else ""
-    order = ", ".join(c + direction for c, _ in sort.columns)
+    order = ", ".join(_key(c, t) + direction for c, t in sort.columns)
     if count and scan:
         base = f" WHERE {' AND '.join(where)}" if where else ""
         after = f" WHERE {' AND '.join(cond[len(where) :])}" if len(cond) > len(where) else ""
@@ -164,6 +230,30 @@ async def page(
         base = f" WHERE {' AND '.join(where)}" if where else ""
         total = int(await _scalar(conn, f"SELECT count(*) FROM {table}{base}", params))
     return {"items": rows[:limit], "next_cursor": next_cursor, "total": total}
+
+
+async def listing_page(
+    conn: Conn,
+    table: str,
+    asked: Asked,
+    *,
+    where: list[str] | None = None,
+    params: list[Any] | None = None,
+    **options: Any,
+) -> Row:
+    """One page of ``table`` as ``asked`` (its filters' SQL added to ``where``); ``options``
+    are ``page``'s (``count``, ``scan``, ``columns``)."""
+    own, values = asked.where()
+    return await page(
+        conn,
+        table,
+        where=[*(where or []), *own],
+        params=[*(params or []), *values],
+        sort=asked.sort,
+        limit=asked.limit,
+        cursor=asked.cursor,
+        **options,
+    )
 
 
 async def list_vms(
@@ -219,36 +309,12 @@ async def vm_part(conn: Conn, ident: str, part: str) -> Row | None:
     return rows[0] if rows else None
 
 
-async def list_hosts(
-    conn: Conn, *, states: list[str], q: str | None, sort: Sort, limit: int, cursor: str | None
-) -> Row:
-    where: list[str] = []
-    params: list[Any] = []
-    if states:
-        where.append("state = ANY(%s)")
-        params.append(states)
-    if q:
-        where.append("(name ILIKE %s OR id ILIKE %s)")
-        params += [like(q), like(q)]
-    return await page(
-        conn, "hosts", where=where, params=params, sort=sort, limit=limit, cursor=cursor
-    )
+async def list_hosts(conn: Conn, asked: Asked) -> Row:
+    return await listing_page(conn, "hosts", asked)
 
 
-async def list_tasks(
-    conn: Conn, *, states: list[str], target_id: str | None, limit: int, cursor: str | None
-) -> Row:
-    where: list[str] = []
-    params: list[Any] = []
-    if states:
-        where.append("state = ANY(%s)")
-        params.append(states)
-    if target_id:
-        where.append("target_id = %s")
-        params.append(target_id)
-    return await page(
-        conn, "tasks", where=where, params=params, sort=TASK_SORT, limit=limit, cursor=cursor
-    )
+async def list_tasks(conn: Conn, asked: Asked) -> Row:
+    return await listing_page(conn, "tasks", asked)
 
 
 async def get(conn: Conn, table: str, ident: str) -> Row | None:
@@ -352,22 +418,25 @@ async def stats(conn: Conn) -> Row:
     }
 
 
-async def search(conn: Conn, q: str, limit: int) -> list[Row]:
-    """Hosts then VMs whose name or id contains ``q``."""
-    pattern = like(q)
-    hosts = await _rows(
+_FOUND = (
+    "(SELECT 'host' AS kind, id, name, state FROM hosts UNION ALL"
+    " SELECT 'vm' AS kind, id, name, state FROM vms WHERE state <> 'deleted') found"
+)
+
+
+async def search(conn: Conn, asked: Asked) -> Row:
+    """Hosts then VMs (by default) whose name or id contains ``q``."""
+    pattern = like(asked.filters["q"])
+    return await page(
         conn,
-        "SELECT 'host' AS kind, id, name, state FROM hosts"
-        " WHERE name ILIKE %s OR id ILIKE %s ORDER BY name, id LIMIT %s",
-        [pattern, pattern, limit],
+        _FOUND,
+        where=["(name ILIKE %s OR id ILIKE %s)"],
+        params=[pattern, pattern],
+        sort=asked.sort,
+        limit=asked.limit,
+        cursor=asked.cursor,
+        scan=True,
     )
-    vms = await _rows(
-        conn,
-        "SELECT 'vm' AS kind, id, name, state FROM vms WHERE state <> 'deleted'"
-        " AND (name ILIKE %s OR id ILIKE %s) ORDER BY name, id LIMIT %s",
-        [pattern, pattern, limit],
-    )
-    return (hosts + vms)[:limit]
 
 
 async def checkpoint(conn: Conn) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import stat
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,16 @@ async def test_login_then_vm_lifecycle_with_wait(stack: Stack, tmp_path: Path) -
     tasks = await lq.json("task", "list", "--target", vm["id"])
     assert {t["operation"] for t in tasks["items"]} >= {"vm.create", "vm.stop", "vm.start"}
     assert "vm.create" in (await lq("task", "list")).stdout
+    # pages: the table says how to get the next one; the JSON carries next_cursor
+    first = await lq("task", "list", "--limit", "1", "--sort", "created_at")
+    assert "vm.create" in first.stdout and first.stdout.count("vm.") == 1
+    cursor = first.output.rsplit("--cursor ", 1)[1].split(")")[0]
+    second = await lq.json(
+        "task", "list", "--limit", "1", "--sort", "created_at", "--cursor", cursor
+    )
+    assert [t["operation"] for t in second["items"]] == ["vm.stop"] and second["next_cursor"]
+    bad = await lq("task", "list", "--sort", "nope", ok=False)
+    assert bad.exit_code == 1 and "sort must be one of" in bad.output
     assert (await lq.json("task", "show", task["id"]))["id"] == task["id"]
 
     refused = await lq("vm", "delete", "web-1", ok=False)  # running: the domain says no
@@ -99,6 +110,36 @@ async def test_failed_task_fails_the_command(stack: Stack, tmp_path: Path) -> No
     assert "failed" in result.stdout
     missing = await lq("vm", "show", "no-such-vm", ok=False)
     assert missing.exit_code == 1 and "no VM 'no-such-vm'" in missing.output
+
+    # the failure fires the task-failed alert: list, ack, resolve and silence it
+    fired = await _until(lq, ("alert", "list", "--status", "open"), lambda p: p["items"])
+    (alert,) = fired["items"]
+    assert alert["rule_id"] == "task-failed" and alert["severity"] == "warning"
+    assert "Task failed" in (await lq("alert", "list")).stdout
+    assert (await lq.json("alert", "show", alert["id"]))["status"] == "firing"
+    await lq("alert", "ack", alert["id"], "--comment", "looking")
+    shown = ("alert", "show", alert["id"])
+    await _until(lq, shown, lambda a: a["status"] == "acknowledged")
+    await lq("alert", "resolve", alert["id"])
+    await _until(lq, shown, lambda a: a["status"] == "resolved")
+    assert "task-failed" in (await lq("alert", "rules")).stdout
+    made = (await lq("silence", "create", "--rule", "task-failed", "--for", "600")).stdout
+    silence_id = made.split()[-1]
+    await _until(lq, ("silence", "list", "--active"), lambda p: p["items"])
+    await lq("silence", "delete", silence_id)
+    await _until(lq, ("silence", "list", "--active"), lambda p: not p["items"])
+    assert silence_id in (await lq("silence", "list")).stdout
+
+
+async def _until(lq: Lq, args: tuple[str, ...], done: Callable[[Any], Any]) -> Any:
+    """``lq <args> -o json`` until ``done`` holds for its answer (the read side catches up
+    with the command, or the alert engine with the failure)."""
+    for _ in range(200):
+        answer = await lq.json(*args)
+        if done(answer):
+            return answer
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"lq {' '.join(args)}: never as expected: {answer}")
 
 
 async def test_events_tail(stack: Stack, tmp_path: Path) -> None:

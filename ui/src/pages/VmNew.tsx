@@ -13,6 +13,7 @@ import { ProblemBox } from '../components/ui/Form'
 import { useCreateVm, useHosts, useVms } from '../lib/api/hooks'
 import { useNetworks } from '../lib/api/networks'
 import { useStoragePools } from '../lib/api/storage'
+import { useFleetDefaultId } from '../lib/api/settings'
 import { ApiError } from '../lib/api/errors'
 import { toast } from '../stores/ui'
 import { cn } from '../lib/format'
@@ -30,6 +31,18 @@ export default function VmNew() {
   const pools = useStoragePools()
   const create = useCreateVm()
   const nav = useNavigate()
+  // the fleet's default pool and network (Settings) preselected once they are known
+  const fleetPool = useFleetDefaultId('default_pool_id')
+  const fleetNetwork = useFleetDefaultId('default_network_id')
+  const [seeded, setSeeded] = useState(false)
+  if (!seeded && (fleetPool !== 'default' || fleetNetwork !== 'default')) {
+    setSeeded(true)
+    setState((prev) => ({
+      ...prev,
+      disks: prev.disks.map((d) => (d.pool_id === 'default' ? { ...d, pool_id: fleetPool } : d)),
+      nics: prev.nics.map((n) => (n.network_id === 'default' ? { ...n, network_id: fleetNetwork } : n)),
+    }))
+  }
 
   const templates = useMemo(() => (templatesQ.data?.items ?? []).filter((v) => v.template !== false && v.state !== 'deleted'), [templatesQ.data])
   const errors = validateWizard(s)

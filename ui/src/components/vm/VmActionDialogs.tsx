@@ -4,6 +4,8 @@ import { useNavigate } from 'react-router'
 import { CommandDialog } from './CommandDialog'
 import { Checkbox, FormField, inputClass } from '../ui/Form'
 import { lifecycle } from '../../lib/api/lifecycle'
+import { useCan } from '../../lib/api/security'
+import { useFleetSettings } from '../../lib/api/settings'
 import type { Vm } from '../../lib/api/types'
 import { NAME_RE, wholeIn } from './wizard/model'
 import { formatMiB } from '../../lib/format'
@@ -33,11 +35,19 @@ export function VmActionDialog({ kind, vm, onClose }: { kind: DialogKind | null;
   }
 }
 
+/**
+ * The timeout starts at the fleet's default graceful shutdown timeout (Settings → General)
+ * when the caller may read the settings; left empty, the server applies that default itself.
+ */
 function ShutdownDialog({ vm, onClose }: { vm: Vm; onClose: () => void }) {
-  const [timeout, setTimeoutS] = useState('120')
+  const fleet = useFleetSettings(useCan('settings.read'))
+  const fleetTimeout = fleet.data?.items.find((s) => s.key === 'default_shutdown_timeout_s')?.value
+  const [typed, setTimeoutS] = useState<string | null>(null)
+  const timeout = typed ?? (typeof fleetTimeout === 'number' ? String(fleetTimeout) : '')
   const [force, setForce] = useState(false)
   const [touched, setTouched] = useState(false)
-  const t = wholeIn(timeout, 1, 3600)
+  const t = timeout.trim() === '' ? undefined : wholeIn(timeout, 1, 3600)
+  const hint = typeof fleetTimeout === 'number' ? `How long the guest may take (fleet default ${fleetTimeout} s).` : 'How long the guest may take; empty: the fleet default.'
   return (
     <CommandDialog
       open
@@ -51,7 +61,7 @@ function ShutdownDialog({ vm, onClose }: { vm: Vm; onClose: () => void }) {
         return { doing: `Shutting down ${vm.name}`, verb: `shut down ${vm.name}`, run: () => lifecycle.shutdown(vm.id, t, force) }
       }}
     >
-      <FormField label="Timeout (seconds)" error={touched && t === null && 'Whole seconds between 1 and 3600.'} hint="How long the guest may take.">
+      <FormField label="Timeout (seconds)" error={touched && t === null && 'Whole seconds between 1 and 3600.'} hint={hint}>
         <input className={inputClass} type="number" min={1} max={3600} value={timeout} onChange={(e) => setTimeoutS(e.target.value)} name="timeout_s" />
       </FormField>
       <Checkbox checked={force} onChange={setForce} name="force_on_timeout" hint="Otherwise the task fails after the timeout and the VM keeps running.">

@@ -74,8 +74,9 @@ export type PowerVerb = 'start' | 'stop' | 'shutdown' | 'reboot' | 'pause' | 're
 /** The command calls of the lifecycle API (docs/api.md). */
 export const lifecycle = {
   action: (vmId: string, verb: PowerVerb, body?: unknown) => api.command('POST', `${vmPath(vmId)}/actions/${verb}`, body ?? {}),
-  shutdown: (vmId: string, timeout_s: number, force_on_timeout: boolean) =>
-    api.command('POST', `${vmPath(vmId)}/actions/shutdown`, { timeout_s, force_on_timeout }),
+  /** Without `timeout_s` the server applies the fleet's default shutdown timeout. */
+  shutdown: (vmId: string, timeout_s: number | undefined, force_on_timeout: boolean) =>
+    api.command('POST', `${vmPath(vmId)}/actions/shutdown`, timeout_s === undefined ? { force_on_timeout } : { timeout_s, force_on_timeout }),
   reboot: (vmId: string, force: boolean) => api.command('POST', `${vmPath(vmId)}/actions/reboot`, { force }),
   clone: (vmId: string, body: { name: string; linked: boolean; start: boolean }) => api.command('POST', `${vmPath(vmId)}/actions/clone`, body),
   resize: (vmId: string, body: { vcpus: number; memory_mib: number; live: boolean }) => api.command('POST', `${vmPath(vmId)}/actions/resize`, body),

@@ -6,6 +6,7 @@
  */
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
 import { api } from './client'
+import { useCan } from './security'
 
 export type SettingGroup = 'general' | 'notifications' | 'security' | 'storage' | 'network'
 export type SettingValue = string | number | boolean | null
@@ -46,11 +47,23 @@ export const settingsKeys = {
   process: ['settings-process'] as const,
 }
 
-export function useFleetSettings() {
+export function useFleetSettings(enabled = true) {
   return useQuery({
     queryKey: settingsKeys.fleet,
     queryFn: ({ signal }) => api.get<FleetSettings>('/settings', undefined, signal),
+    enabled,
   })
+}
+
+/**
+ * The pool or network a new disk or NIC gets when it names none: fleet setting `key`
+ * (`default_pool_id`, `default_network_id`) when set and readable, else "default" (the
+ * host's own), which is also what the server applies then.
+ */
+export function useFleetDefaultId(key: 'default_pool_id' | 'default_network_id'): string {
+  const fleet = useFleetSettings(useCan('settings.read'))
+  const value = fleet.data?.items.find((s) => s.key === key)?.value
+  return typeof value === 'string' && value ? value : 'default'
 }
 
 export function useProcessSettings(enabled = true) {
