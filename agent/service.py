@@ -178,6 +178,9 @@ class Agent:
                     name="storage",
                 ),
             ]
+            if self._identity.jwt:  # NATS JWT mode: renew the host's user JWT in time
+                renewal = self._identity.renew(bus, host_id, lambda: self._request(hv, host_id))
+                tasks.append(asyncio.create_task(renewal, name="nats-jwt"))
             stopper = asyncio.create_task(stop.wait())
             done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
             stopper.cancel()
@@ -239,6 +242,8 @@ class Agent:
             uri=facts.uri,
             cpus=facts.cpus,
             memory_mib=facts.memory_mib,
+            # a new host presents its one-time join token; an enrolled one needs none
+            join_token=None if known else (self.settings.agent_join_token or None),
         )
         request = self._identity.prove(request)
         delay = 0.2
@@ -258,8 +263,19 @@ class Agent:
             log.warning("agent %s was host_id=%s, now host_id=%s", self.name, known, reply.host_id)
         if reply.host_id != known:
             id_file.write_text(reply.host_id + "\n")
+        self._identity.received(reply.user_jwt)  # NATS JWT mode: the host's own user
         self.host_id = reply.host_id
         return reply.host_id
+
+    async def _request(self, hv: Hypervisor, host_id: str | None) -> EnrollRequest:
+        facts = await hv.host_facts()
+        return EnrollRequest(
+            host_id=host_id,
+            name=self.name,
+            uri=facts.uri,
+            cpus=facts.cpus,
+            memory_mib=facts.memory_mib,
+        )
 
     async def _send_inventory(self, bus: Bus, hv: Hypervisor, host_id: str) -> None:
         while not hv.events.empty():  # the inventory below supersedes earlier events

@@ -1,5 +1,9 @@
 """The controlplane's side of the host agents: enrolment, reports, liveness, deadlines.
 
+A new host presenting a one-time join token spends it before it is enrolled and gets the
+token's labels and cluster; without one it is refused when ``join_token_required`` is on
+(``controlplane.auth.join_tokens``, docs/security.md). An enrolled host needs no token.
+
 Reports are claims: one about a VM that is not assigned to the reporting host is rejected
 and logged. Liveness comes from the heartbeat bucket; a host whose heartbeat is older than
 the timeout is marked disconnected, and back when it returns. A VM operation whose host
@@ -16,8 +20,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import timedelta
+from functools import partial
 
+from controlplane.auth import join_tokens
+from controlplane.consuming import Lanes
 from controlplane.domain import host as hd
+from controlplane.domain import host_maintenance as hm
+from controlplane.domain import join_token as jd
 from controlplane.domain import vm as vd
 from controlplane.domain.errors import DomainError
 from controlplane.fleet import Fleet
@@ -27,7 +36,7 @@ from controlplane.processes import order_deadline_s, order_id
 from events import reports as rp
 from events import tracing
 from events.base import Meta, new_id, utcnow
-from events.bus import Bus
+from events.bus import Bus, Delivery
 from events.codec import encode
 from events.errors import StoreUnavailable
 from events.settings import Settings
@@ -35,6 +44,10 @@ from events.subjects import ENROLL
 
 log = logging.getLogger(__name__)
 
+NO_TOKEN = (
+    "this controlplane admits new hosts only with a one-time join token"
+    " (create one with POST /api/v1/join-tokens; start the agent with --join-token)"
+)
 CANCEL_SUFFIX = order_id("", "cancel")  # ".cancel"
 ROLLBACK_SUFFIX = order_id("", "migrate_rollback")
 
@@ -64,6 +77,18 @@ class AgentLink:
         if host_id is None or self.repo.host(host_id) is None:
             same_name = [h for h in self.repo.all("host") if h.name == req.name]
             host_id = same_name[0].host_id if same_name else (host_id or new_id())
+        token: jd.JoinToken | None = None
+        if self.repo.host(host_id) is None:  # a new host: its join token, if any, is spent
+            if req.join_token:
+                token, refused = await join_tokens.spend(
+                    self.bus, self.handler, req.join_token, host_id, req.name
+                )
+                if refused is not None:
+                    log.warning("enrolment of %s refused: %s", req.name, refused)
+                    return encode(rp.EnrollReply(ok=False, error=refused))
+            elif self.settings.join_token_required:
+                log.warning("enrolment of new host %s refused: no join token", req.name)
+                return encode(rp.EnrollReply(ok=False, error=NO_TOKEN))
         if self.host_keys.enabled and (refused := await self.host_keys.admit(host_id, req)):
             return encode(rp.EnrollReply(ok=False, error=refused))
         fleet = self.fleet.effective()
@@ -82,35 +107,70 @@ class AgentLink:
         except Exception as exc:
             log.exception("enrolment of %s failed", req.name)
             return encode(rp.EnrollReply(ok=False, error=str(exc)))
+        if token is not None:
+            await self._as_token_says(host_id, token, meta)
         log.info("host %s enrolled as %s", req.name, host_id)
-        return encode(rp.EnrollReply(ok=True, host_id=host_id))
+        user_jwt = self.host_keys.user_jwt(host_id, req.nkey) if req.nkey else ""
+        return encode(rp.EnrollReply(ok=True, host_id=host_id, user_jwt=user_jwt))
+
+    async def _as_token_says(self, host_id: str, token: jd.JoinToken, meta: Meta) -> None:
+        """Give a host enrolled with ``token`` the token's labels and cluster."""
+        commands: list[hd.Command] = []
+        if token.labels:
+            commands.append(hm.SetLabels(labels=dict(token.labels)))
+        cluster = self.repo.get("cluster", token.cluster_id)[0] if token.cluster_id else None
+        if cluster is not None and not cluster.deleted:
+            commands.append(hm.SetCluster(cluster_id=token.cluster_id))
+        elif token.cluster_id:
+            log.warning(
+                "join token's cluster %s is gone: host %s joins none", token.cluster_id, host_id
+            )
+        for command in commands:
+            try:
+                await self.handler.execute("host", host_id, hd.decider(command), meta)
+            except (DomainError, TooMuchContention) as exc:
+                log.warning(
+                    "host %s: %s from its join token not applied: %s", host_id, command, exc
+                )
 
     # ------------------------------------------------------------ reports
 
     async def consume_reports(self) -> None:
+        """Handle reports concurrently across hosts, in order per host and per VM (a
+        migration's VM is reported on by two hosts): ``consuming.Lanes``."""
         while True:
+            lanes = Lanes("report consumer")
+            cancelled = False
             try:
                 async for delivery in self.bus.reports():
-                    report = delivery.value
-                    with tracing.span(
-                        f"report {type(report.body).__name__}",
-                        parent=report.traceparent,
-                        kind=tracing.CONSUMER,
-                        host_id=report.host_id,
-                    ):
-                        try:
-                            await self.handle_report(report)
-                        except (StoreUnavailable, TimeoutError, TooMuchContention) as exc:
-                            # again in a second, not after the consumer's 30 s ack wait
-                            log.warning("report %s retried: %r", report.report_id, exc)
-                            await delivery.nak(delay=1.0)
-                            continue
-                    await delivery.ack()
+                    await lanes.submit(
+                        _report_keys(delivery.value), partial(self._settle, delivery)
+                    )
             except asyncio.CancelledError:
+                cancelled = True
                 raise
             except Exception:
                 log.exception("report consumer failed; restarting in 1 s")
                 await asyncio.sleep(1.0)
+            finally:
+                await lanes.close(cancel=cancelled)
+
+    async def _settle(self, delivery: Delivery[rp.Report]) -> None:
+        report = delivery.value
+        with tracing.span(
+            f"report {type(report.body).__name__}",
+            parent=report.traceparent,
+            kind=tracing.CONSUMER,
+            host_id=report.host_id,
+        ):
+            try:
+                await self.handle_report(report)
+            except (StoreUnavailable, TimeoutError, TooMuchContention) as exc:
+                # again in a second, not after the consumer's 30 s ack wait
+                log.warning("report %s retried: %r", report.report_id, exc)
+                await delivery.nak(delay=1.0)
+                return
+        await delivery.ack()
 
     async def handle_report(self, report: rp.Report) -> None:
         body = report.body
@@ -330,3 +390,10 @@ def deadline_s(settings: Settings, pending: vd.Pending) -> float:
     if pending.request is None:
         return settings.order_timeout_s
     return order_deadline_s(settings, pending.request)
+
+
+def _report_keys(report: rp.Report) -> tuple[tuple[str, str], ...]:
+    """A report waits for the earlier reports of its host and of its VM."""
+    host = ("host", report.host_id)
+    vm_id = getattr(report.body, "vm_id", None)
+    return (host, ("vm", vm_id)) if isinstance(vm_id, str) else (host,)

@@ -60,11 +60,18 @@ ACTOR = "system:ha"
 class HaWatch:
     """The HA sweep; ``run`` is the leader-only job."""
 
-    def __init__(self, bus: Bus, handler: Handler, settings: Settings) -> None:
+    def __init__(
+        self,
+        bus: Bus,
+        handler: Handler,
+        settings: Settings,
+        placer: scheduler.Placer | None = None,
+    ) -> None:
         self.bus = bus
         self.handler = handler
         self.repo = handler.repo
         self.settings = settings
+        self.placer = placer or scheduler.Placer(self.repo, settings)
         self._written: dict[str, tuple[str, ...]] | None = None  # protection as last written
         self._failed: set[tuple[str, str]] = set()  # (vm, from host) told "no room"
 
@@ -272,7 +279,7 @@ class HaWatch:
             stay_in_cluster_of=source.host_id,
         )
         # an HA restart may use the failover share ordinary placement keeps free
-        ranked, decision = scheduler.choose(self.repo, ask, "spread", keep_failover=False)
+        ranked, decision = self.placer.choose(ask, strategy="spread", keep_failover=False)
         meta = Meta(actor=ACTOR, occurred_at=utcnow())
         reasons: list[str] = []
         for host in ranked:

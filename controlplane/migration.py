@@ -44,7 +44,6 @@ from controlplane.domain import host as hd
 from controlplane.domain import host_maintenance as hm
 from controlplane.domain import vm as vd
 from controlplane.domain.errors import DomainError, InsufficientCapacity
-from controlplane.fleet import Fleet
 from controlplane.handlers import Handler, Outcome
 from controlplane.processes import SYSTEM, order_id
 from events import host as he
@@ -110,12 +109,18 @@ def _meta(env: Envelope | None, task_id: str | None) -> Meta:
 
 
 class MigrationProcess:
-    def __init__(self, bus: Bus, handler: Handler, settings: Settings) -> None:
+    def __init__(
+        self,
+        bus: Bus,
+        handler: Handler,
+        settings: Settings,
+        placer: scheduler.Placer | None = None,
+    ) -> None:
         self.bus = bus
         self.handler = handler
         self.repo = handler.repo
         self.settings = settings
-        self.fleet = Fleet(self.repo, settings)  # placement_strategy, changeable at runtime
+        self.placer = placer or scheduler.Placer(self.repo, settings)  # fleet strategy
         self._pump_lock = asyncio.Lock()
 
     async def run(self) -> None:
@@ -219,8 +224,7 @@ class MigrationProcess:
             only=[wanted] if wanted else None,
             stay_in_cluster_of=None if wanted else vm.host_id,
         )
-        strategy = self.fleet.effective().placement_strategy
-        ranked, decision = scheduler.choose(self.repo, ask, strategy, moving_from=vm.host_id)
+        ranked, decision = self.placer.choose(ask, moving_from=vm.host_id)
         reasons = [c.reason for c in decision.candidates if not c.accepted]
         if wanted and self.repo.host(wanted) is None:
             reasons = [f"host {wanted} is not enrolled"]

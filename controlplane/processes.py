@@ -15,10 +15,11 @@ sends ``order.cancel`` for the task's order.
 from __future__ import annotations
 
 import logging
+from collections.abc import Hashable
 from datetime import timedelta
 
 from controlplane import scheduler
-from controlplane.consuming import consume_forever, handle_in_place
+from controlplane.consuming import consume_by_key
 from controlplane.domain import host as hd
 from controlplane.domain import vm as vd
 from controlplane.domain import vm_state as vs
@@ -53,25 +54,32 @@ def order_id(task_id: str, operation: str) -> str:
 
 
 class VmProcess:
-    def __init__(self, bus: Bus, handler: Handler, settings: Settings) -> None:
+    def __init__(
+        self,
+        bus: Bus,
+        handler: Handler,
+        settings: Settings,
+        placer: scheduler.Placer | None = None,
+    ) -> None:
         self.bus = bus
         self.handler = handler
         self.repo = handler.repo
         self.settings = settings
         self.fleet = Fleet(self.repo, settings)
+        self.placer = placer or scheduler.Placer(self.repo, settings)
 
     async def run(self) -> None:
-        """Consume the stream forever; batches are acknowledged after they are handled."""
-        await consume_forever(
+        """Consume the stream forever, VMs side by side (``reaction_keys``); batches are
+        acknowledged after they are handled."""
+        await consume_by_key(
             self.bus.store,
+            self.repo,
             "controlplane-pm",
             "lq.evt.vm.*",
-            self._handle_batch,
-            "VM process manager",
+            handle=self.handle,
+            name="VM process manager",
+            keys=reaction_keys,
         )
-
-    async def _handle_batch(self, events: list[StoredEvent], last_seq: int) -> None:
-        await handle_in_place(self.repo, events, last_seq, self.handle, "VM process manager")
 
     async def handle(self, se: StoredEvent) -> None:
         env = se.envelope
@@ -133,8 +141,10 @@ class VmProcess:
                     reasons.append(f"host {vm.pinned_host_id} is not enrolled")
                 hosts = pinned
             ask = scheduler.ask_for(self.repo, vm)
-            strategy = self.fleet.effective().placement_strategy  # changeable at runtime
-            candidates, decision = scheduler.choose(self.repo, ask, strategy, hosts)
+            # the fleet's strategy and load weight, changeable at runtime; a pinned VM
+            # looks at its host only, any other at the best hosts of the index
+            pinned_only = hosts if vm.pinned_host_id is not None else None
+            candidates, decision = self.placer.choose(ask, hosts=pinned_only)
             reasons.extend(c.reason for c in decision.candidates if not c.accepted)
             for candidate in candidates:
                 try:
@@ -271,6 +281,32 @@ class VmProcess:
             )
         )
         log.info("cancel of order %s sent to host %s", target, vm.host_id)
+
+
+CAPACITY = ("capacity",)
+"""The key of every reaction that reads or changes hosts' reservations."""
+
+
+def reaction_keys(se: StoredEvent) -> tuple[Hashable, ...]:
+    """What the reaction to ``se`` depends on, for concurrent handling (``consuming``).
+
+    Every reaction reads and changes its own VM (pending task, dispatch): one VM's events
+    stay in stream order. Placement, resize reservations and releases also read or change
+    host reservations, which every placement ranks, and placement reads other VMs
+    (affinity rules, HA failover room): those stay in stream order across VMs, so a
+    placement still sees the capacity that an earlier deletion released and competes for
+    a host's last room in the order the VMs were created. Everything else (dispatching an
+    order, a cancellation) touches only its VM and runs beside other VMs' reactions."""
+    env = se.envelope
+    e = env.event
+    vm = ("vm", env.aggregate_id)
+    if (
+        isinstance(e, ve.VmCreated | ve.ResizeRequested)
+        or _settles_resize(e)
+        or (isinstance(e, ve.VmDeleted) and e.host_id)
+    ):
+        return (vm, CAPACITY)
+    return (vm,)
 
 
 def _settles_resize(e: Event) -> bool:

@@ -14,12 +14,16 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from controlplane.domain import address_space as address_space_domain
 from controlplane.domain import affinity as affinity_domain
 from controlplane.domain import alert as alert_domain
+from controlplane.domain import alert_rule as alert_rule_domain
+from controlplane.domain import channel as channel_domain
 from controlplane.domain import cluster as cluster_domain
 from controlplane.domain import drs as drs_domain
 from controlplane.domain import fleet_settings as fleet_settings_domain
 from controlplane.domain import host as host_domain
+from controlplane.domain import join_token as join_token_domain
 from controlplane.domain import network as network_domain
 from controlplane.domain import role as role_domain
 from controlplane.domain import security_group as security_group_domain
@@ -28,6 +32,7 @@ from controlplane.domain import storage_pool as storage_pool_domain
 from controlplane.domain import token as token_domain
 from controlplane.domain import user as user_domain
 from controlplane.domain import vm as vm_domain
+from controlplane.domain import vm_name as vm_name_domain
 from controlplane.domain import webhook as webhook_domain
 from events import task as te
 from events.aio import cancel_and_wait
@@ -43,17 +48,22 @@ FOLDS: dict[str, Fold] = {
     "user": user_domain.evolve,
     "role": role_domain.evolve,
     "token": token_domain.evolve,
+    "join_token": join_token_domain.evolve,
     "session": session_domain.evolve,
     "alert": alert_domain.evolve,
     "silence": alert_domain.evolve_silence,
+    "channel": channel_domain.evolve,
+    "alert_rule": alert_rule_domain.evolve,
     "webhook": webhook_domain.evolve,
     "storage_pool": storage_pool_domain.evolve,
     "network": network_domain.evolve,
+    "address_space": address_space_domain.evolve,
     "security_group": security_group_domain.evolve,
     "cluster": cluster_domain.evolve,
     "affinity": affinity_domain.evolve,
     "drs": drs_domain.evolve,
     "settings": fleet_settings_domain.evolve,
+    "vm_name": vm_name_domain.evolve,
 }
 
 

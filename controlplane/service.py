@@ -21,13 +21,16 @@ from controlplane.agents import AgentLink
 from controlplane.alerting.engine import AlertEngine
 from controlplane.api import access, vm_devices, vms
 from controlplane.api import affinity as affinity_routes
+from controlplane.api import alert_rules as alert_rule_routes
 from controlplane.api import alerts as alert_routes
 from controlplane.api import auth as auth_routes
+from controlplane.api import channels as channel_routes
 from controlplane.api import clusters as cluster_routes
 from controlplane.api import console as console_routes
 from controlplane.api import drs as drs_routes
 from controlplane.api import ha as ha_routes
 from controlplane.api import hosts as host_routes
+from controlplane.api import join_tokens as join_token_routes
 from controlplane.api import networks as network_routes
 from controlplane.api import security_groups as security_group_routes
 from controlplane.api import settings as settings_routes
@@ -44,9 +47,11 @@ from controlplane.ha import HaWatch
 from controlplane.handlers import Handler
 from controlplane.ipam import NetProcess
 from controlplane.leader import JOBS_LEASE, LeaderJobs, holder_id
+from controlplane.load import LoadView
 from controlplane.migration import MigrationProcess
 from controlplane.processes import VmProcess
 from controlplane.repository import Repository
+from controlplane.scheduler import Placer
 from controlplane.storage import StorageProcess
 from events import natsauth, tls
 from events.aio import cancel_and_wait
@@ -71,7 +76,10 @@ def setup(app: web.Application, settings: Settings) -> None:
     app.add_routes(task_routes.routes)
     app.add_routes(auth_routes.routes)
     app.add_routes(access.routes)
+    app.add_routes(join_token_routes.routes)
     app.add_routes(alert_routes.routes)
+    app.add_routes(channel_routes.routes)
+    app.add_routes(alert_rule_routes.routes)
     app.add_routes(console_routes.routes)
     app.add_routes(webhook_routes.routes)
     app.add_routes(network_routes.routes)
@@ -111,16 +119,18 @@ def setup(app: web.Application, settings: Settings) -> None:
             link = AgentLink(bus, handler, settings)
             app[host_routes.HOST_KEYS] = link.host_keys
             await link.serve_enrolment()
-            process = VmProcess(bus, handler, settings)
+            load = LoadView(settings.load_max_age_s)  # hosts' measured load (every replica)
+            placer = Placer(repo, settings, load)  # one host index for every placement
+            process = VmProcess(bus, handler, settings, placer)
             engine = AlertEngine(bus, handler, repo, settings)
             app[alert_routes.ENGINE] = engine
             app[console_routes.CONSOLES] = console_routes.Consoles(bus, repo, settings)
-            drs = Drs(handler, settings)
+            drs = Drs(handler, settings, load)
             app[drs_routes.DRS] = drs
             leader = LeaderJobs(
                 bus,
                 JOBS_LEASE,
-                [link.watch, HaWatch(bus, handler, settings).run, drs.run, engine.run],
+                [link.watch, HaWatch(bus, handler, settings, placer).run, drs.run, engine.run],
                 settings.leader_ttl_s,
                 holder_id(settings.http_port),
             )
@@ -128,8 +138,9 @@ def setup(app: web.Application, settings: Settings) -> None:
             tasks = [
                 asyncio.create_task(process.run(), name="vm-process"),
                 asyncio.create_task(
-                    MigrationProcess(bus, handler, settings).run(), name="migration-process"
+                    MigrationProcess(bus, handler, settings, placer).run(), name="migration-process"
                 ),
+                asyncio.create_task(load.run(bus), name="load-view"),
                 asyncio.create_task(NetProcess(bus, handler).run(), name="net-process"),
                 asyncio.create_task(
                     StorageProcess(bus, handler, settings).run(), name="storage-process"

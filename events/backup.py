@@ -131,7 +131,7 @@ async def _connect(settings: Settings, name: str) -> Bus:
 
 
 def _client(bus: Bus) -> NATS:
-    return bus._nc  # this module is part of the layer that owns the NATS connection
+    return bus.client
 
 
 async def _api(nc: NATS, subject: str, body: dict[str, Any], timeout: float) -> bytes:

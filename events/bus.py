@@ -172,7 +172,8 @@ class Bus:
                 disconnected_cb=_on_disconnected,
                 reconnected_cb=_on_reconnected,
                 tls=tls,
-                nkeys_seed=auth.seed_file if auth else None,
+                nkeys_seed=auth.seed_file if auth and auth.seed_file else None,
+                user_credentials=auth.creds_file if auth and auth.creds_file else None,
                 inbox_prefix=auth.inbox_prefix if auth else "_INBOX",
             )
         )
@@ -206,6 +207,17 @@ class Bus:
     def connected(self) -> bool:
         return self._nc.is_connected
 
+    @property
+    def client(self) -> NATS:
+        """The underlying connection, for the other modules of the NATS-owning layer
+        (``events/backup.py`` speaks JetStream's snapshot API on it)."""
+        return self._nc
+
+    async def reconnect(self) -> None:
+        """Connect again now, reading the credentials afresh (a renewed NATS user JWT: the
+        server ends a connection whose JWT expires, and nats-py does not come back)."""
+        await self._nc.force_reconnect()
+
     async def provision(self, settings: Settings) -> None:
         """Create or update LQ_EVENTS, LQ_ORDERS, LQ_REPORTS, LQ_METRICS and the KV buckets."""
         await prov.provision(self._js, settings)
@@ -222,12 +234,12 @@ class Bus:
         """Publish to ``lq.host.<host_id>.order`` with ``Nats-Msg-Id`` = ``order_id``."""
         await self._publish_js(subjects.order_subject(order.host_id), encode(order), order.order_id)
 
-    def orders(self, host_id: str, wait: float = 1.0) -> AsyncIterator[Delivery[Order]]:
+    def orders(
+        self, host_id: str, wait: float = streaming.LONG_PULL
+    ) -> AsyncIterator[Delivery[Order]]:
         """This host's orders, from its durable consumer ``agent-<host_id>``. ``wait``: how
-        long one pull request lingers on the server. A longer wait costs an idle host fewer
-        requests, but a pull request lost in a reconnect is only renewed after it, and
-        nats-py may hold a delivered order until its request expires (docs/benchmarks.md,
-        "Scale")."""
+        long one pull request lingers on the server; an idle host renews it that rarely,
+        and an order still arrives at once (``streaming.fetch``)."""
         return self._work(
             subjects.ORDERS_STREAM,
             f"agent-{host_id}",
@@ -266,7 +278,7 @@ class Bus:
         *,
         ack_wait: float = 30.0,
         batch: int = 32,
-        wait: float = 1.0,
+        wait: float = streaming.LONG_PULL,
     ) -> AsyncIterator[Delivery[T]]:
         """Explicit-ack deliveries of a work-queue stream's durable pull consumer."""
         config = _work_config(durable, subject, ack_wait)
@@ -280,7 +292,9 @@ class Bus:
             raise StoreUnavailable(f"consumer {durable} on {stream}: {exc!r}") from exc
         try:
             while True:
-                for msg in await streaming.fetch(psub, batch, wait):
+                for msg in await streaming.fetch(
+                    psub, batch, wait, streaming.reconnects_of(self._nc)
+                ):
                     try:
                         value = decoder.decode(msg.data)
                     except msgspec.DecodeError as exc:
@@ -311,10 +325,18 @@ class Bus:
             raise StoreUnavailable(f"metrics of {host_id}: {exc!r}") from exc
 
     def follow_metrics(
-        self, from_seq: int, max_batch: int = 1000, linger: float = 0.05
+        self,
+        from_seq: int,
+        max_batch: int = 1000,
+        linger: float = 0.05,
+        *,
+        on_lost: Callable[[int], None] | None = None,
+        pending_limit: int | None = None,
     ) -> AsyncIterator[list[tuple[int, MetricsSample | None]]]:
         """Every host's samples from stream sequence ``from_seq`` on, in batches of
-        ``(seq, sample)`` (``None`` for an undecodable message), forever."""
+        ``(seq, sample)`` (``None`` for an undecodable message), forever. Samples dropped
+        on the way are read again; ``on_lost(n)`` counts those no longer in the stream
+        (``events.feeds``)."""
         return feeds.follow(
             self._js,
             subjects.METRICS_STREAM,
@@ -323,6 +345,8 @@ class Bus:
             from_seq=from_seq,
             max_batch=max_batch,
             linger=linger,
+            on_lost=on_lost,
+            pending_limit=pending_limit,
         )
 
     async def metrics_last_seq(self) -> int:
@@ -555,6 +579,35 @@ class Bus:
             return
         except nats.errors.Error as exc:
             raise StoreUnavailable(f"deleting credential: {exc!r}") from exc
+
+    # -- shared counters (failed sign-ins; docs/security.md) -----------------------------
+
+    async def login_failures(self, key: str) -> tuple[bytes | None, int]:
+        """The value under ``key`` in ``lq_login_failures`` and its revision (0: none)."""
+        try:
+            kv = await self._kv(subjects.LOGIN_FAILURES_BUCKET)
+            try:
+                entry = await kv.get(key)
+            except nats.js.errors.KeyNotFoundError:
+                return None, 0
+            return entry.value or None, entry.revision or 0
+        except nats.errors.Error as exc:
+            raise StoreUnavailable(f"reading sign-in failures: {exc!r}") from exc
+
+    async def put_login_failures(self, key: str, value: bytes, last: int) -> bool:
+        """Write ``key`` if its revision is still ``last`` (0: if absent); False if not."""
+        try:
+            kv = await self._kv(subjects.LOGIN_FAILURES_BUCKET)
+            try:
+                if last:
+                    await kv.update(key, value, last=last)
+                else:
+                    await kv.create(key, value)
+            except nats.js.errors.KeyWrongLastSequenceError:
+                return False
+            return True
+        except nats.errors.Error as exc:
+            raise StoreUnavailable(f"storing sign-in failures: {exc!r}") from exc
 
     # -- core NATS -----------------------------------------------------------------------
 

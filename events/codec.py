@@ -35,6 +35,7 @@ from events.security_group import SECURITY_GROUP_EVENTS
 from events.storage import STORAGE_EVENTS
 from events.task import TASK_EVENTS
 from events.vm import VM_EVENTS
+from events.vm_name import VM_NAME_EVENTS
 from events.webhook import WEBHOOK_EVENTS
 
 AnyEvent = (
@@ -52,6 +53,7 @@ AnyEvent = (
     | CLUSTER_EVENTS
     | AFFINITY_EVENTS
     | SETTINGS_EVENTS
+    | VM_NAME_EVENTS
     | UnknownEvent
 )
 

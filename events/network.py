@@ -121,6 +121,25 @@ class NetworkStateObserved(Event, frozen=True, kw_only=True, tag="network.state_
     detail: str = ""
 
 
+ADDRESS_SPACE_KIND = "address_space"
+"""One aggregate (id ``ipv4``) holding every network's subnet claim: overlapping
+creations are serialised by its expected version (docs/networking.md)."""
+
+
+class AddressSpaceClaimed(Event, frozen=True, kw_only=True, tag="address_space.claimed"):
+    """``cidr`` is reserved for ``network_id`` (appended before its ``network.created``)."""
+
+    network_id: str
+    cidr: str
+    name: str = ""
+
+
+class AddressSpaceReleased(Event, frozen=True, kw_only=True, tag="address_space.released"):
+    """The network is deleted (or was never created): its subnet is free again."""
+
+    network_id: str
+
+
 NETWORK_EVENTS = (
     NetworkCreated
     | NetworkUpdated
@@ -131,4 +150,6 @@ NETWORK_EVENTS = (
     | AddressReleased
     | AddressAllocationFailed
     | NetworkStateObserved
+    | AddressSpaceClaimed
+    | AddressSpaceReleased
 )

@@ -38,6 +38,7 @@ VM_CONFIGURE: Final = "vm.configure"
 VM_CONSOLE: Final = "vm.console"
 HOST_READ: Final = "host.read"
 HOST_MAINTENANCE: Final = "host.maintenance"
+HOST_ENROLL: Final = "host.enroll"
 CLUSTER_READ: Final = "cluster.read"
 CLUSTER_MANAGE: Final = "cluster.manage"
 TASK_READ: Final = "task.read"
@@ -65,6 +66,7 @@ PERMISSIONS: Final[dict[str, str]] = {
     VM_CONSOLE: "Open the serial console and VNC display of running VMs",
     HOST_READ: "See hosts and their history",
     HOST_MAINTENANCE: "Put hosts into and out of maintenance",
+    HOST_ENROLL: "Create, see and revoke the one-time join tokens new hosts enrol with",
     CLUSTER_READ: "See clusters, resource pools, affinity rules and placement decisions",
     CLUSTER_MANAGE: "Create, change and delete clusters, resource pools and affinity rules;"
     " label hosts and move them between clusters",

@@ -79,6 +79,10 @@ def stream_configs(settings: Settings) -> list[api.StreamConfig]:
     ]
 
 
+LOGIN_FAILURES_TTL_S = 2 * 86400.0
+"""Forgets failed sign-ins after two days (failure window and lockout are at most one)."""
+
+
 def bucket_configs(settings: Settings) -> list[api.KeyValueConfig]:
     return [
         api.KeyValueConfig(
@@ -110,6 +114,13 @@ def bucket_configs(settings: Settings) -> list[api.KeyValueConfig]:
             bucket=subjects.CREDENTIALS_BUCKET,
             description="LimiQuantix password hashes and API token digests",
             history=1,
+            replicas=settings.events_replicas,
+        ),
+        api.KeyValueConfig(
+            bucket=subjects.LOGIN_FAILURES_BUCKET,
+            description="LimiQuantix failed sign-ins per user and address (lockout)",
+            history=1,
+            ttl=LOGIN_FAILURES_TTL_S,  # > the longest window + lockout; the value says more
             replicas=settings.events_replicas,
         ),
     ]

@@ -105,6 +105,8 @@ class EnrollReply(msgspec.Struct, frozen=True, kw_only=True):
     ok: bool
     host_id: str = ""
     error: str = ""
+    user_jwt: str = ""
+    """In NATS JWT mode: the host's user JWT, signed by the account (docs/security.md)."""
 
 
 class Heartbeat(msgspec.Struct, frozen=True, kw_only=True):

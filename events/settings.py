@@ -87,8 +87,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     storage_allowed_roots: str = "/var/lib/limiquantix/pools"  # comma-separated dir-pool roots
     storage_state_interval_s: float = 30.0  # how often agents report their pools' state
     storage_redrive_s: float = 60.0  # an unanswered volume operation is asked again after this
+    volume_task_timeout_s: float = 600.0  # a volume task not done by then fails (its reason)
     # placement and live migration (docs/clusters.md)
     placement_strategy: str = "spread"  # "spread" (least loaded first) or "pack" (fullest first)
+    placement_load_weight: float = 0.5  # weight of measured load (metrics) in placement; 0 = off
+    load_max_age_s: float = 20.0  # a host's metrics sample older than this is not its load
     migrations_per_host: int = 2  # concurrent migrations touching one host (source or dest)
     migrations_per_cluster: int = 5  # concurrent migrations whose source is in one cluster
     # high availability (docs/ha.md)
@@ -123,10 +126,20 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     nats_tls_cert_file: str = ""
     nats_tls_key_file: str = ""
     # NATS authorization (docs/security.md): "auto" = on in `lq up`'s embedded server (and
-    # a CLI command beside it uses the data dir's service key), "off", or "embedded"
+    # a CLI command beside it uses the data dir's service key), "off", "embedded", or
+    # "jwt" (operator mode: host user JWTs signed with nats_account_seed_file)
     nats_auth: str = "auto"
     nats_nkey_seed_file: str = ""  # this process's nkey seed (<data dir>/nats-service.nk)
     nats_enroll_seed_file: str = ""  # an agent's join credential (<data dir>/nats-enroll.nk)
+    # nats_auth = "jwt" (operator mode; docs/security.md): this process's .creds file (a
+    # service user, or an agent's join credential) and the controlplane's account seed
+    nats_creds_file: str = ""
+    nats_account_seed_file: str = ""
+    nats_host_jwt_ttl_s: float = 86400.0  # a host's user JWT; the agent renews it at half
+    # one-time host join tokens (docs/security.md, Enrolment): the controlplane refuses a
+    # new host without a valid token when required; an agent presents its token once
+    join_token_required: bool = False
+    agent_join_token: str = ""  # `lq agent --join-token` (or LQ_AGENT_JOIN_TOKEN)
     # logging
     log_level: str = "INFO"
     log_json: bool = False

@@ -22,7 +22,7 @@ import msgspec
 from events.settings import Settings, endpoints_file
 
 REDACTED = "••••••"
-_SECRET_WORDS = ("password", "secret")
+_SECRET_WORDS = ("password", "secret", "token")
 
 
 class ProcessSetting(msgspec.Struct, frozen=True, kw_only=True):

@@ -14,6 +14,8 @@ HOST_LEASE_BUCKET = "lq_host_lease"
 HA_PROTECTION_BUCKET = "lq_ha_protection"
 """The HA-protected VMs of each host (``events.ha.HaProtection``), written by the leader."""
 """Password hashes and API token digests: verifiers kept out of the event log."""
+LOGIN_FAILURES_BUCKET = "lq_login_failures"
+"""Failed sign-ins per user name and client address, shared by every controlplane replica."""
 
 EVENTS_ALL = "lq.evt.>"
 ORDERS_ALL = "lq.host.*.order"

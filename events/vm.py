@@ -129,22 +129,31 @@ class VmCreated(Event, frozen=True, kw_only=True, tag="vm.created"):
     placement_labels: dict[str, str] = {}  # hosts must carry these labels (docs/clusters.md)
 
 
-class PlacementCandidate(msgspec.Struct, frozen=True, kw_only=True):
-    """One host placement looked at: whether it could take the VM, why not, its score."""
+class PlacementCandidate(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """One host placement looked at: whether it could take the VM, why not, its score.
+    (Defaults are left out when encoded: fields added later do not change old events.)"""
 
     host_id: str
     accepted: bool
     reason: str = ""
     score: float = 0.0
+    # what the load weigher used for an accepted host: its busy share 0..1, and where it
+    # came from (cpu/mem % and the sample's age from metrics; none: its allocation)
+    load: float | None = None
+    cpu_pct: float | None = None
+    mem_pct: float | None = None
+    load_age_s: float | None = None
 
 
-class PlacementDecision(msgspec.Struct, frozen=True, kw_only=True):
+class PlacementDecision(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """Every host placement considered and its verdict: "why is my VM on host 7?"."""
 
     candidates: tuple[PlacementCandidate, ...] = ()
     considered: int = 0  # hosts looked at (candidates lists at most 50 of them)
     rejected_by: dict[str, int] = {}  # how many hosts each filter turned down
     strategy: str = ""  # the weigher: spread or pack
+    skipped: int = 0  # hosts not looked at: ranked below the shortlist, or ruled out at once
+    load_weight: float = 0.0  # weight of the measured-load weigher (0: not weighed)
 
 
 class VmPlaced(Event, frozen=True, kw_only=True, tag="vm.placed"):

@@ -15,9 +15,12 @@ from typing import Any
 
 from controlplane.api import access, alerts, auth, storage, tasks, vm_devices, vms, webhooks
 from controlplane.api import affinity as affinity_api
+from controlplane.api import alert_rules as alert_rules_api
+from controlplane.api import channels as channels_api
 from controlplane.api import clusters as cluster_api
 from controlplane.api import drs as drs_api
 from controlplane.api import ha as ha_api
+from controlplane.api import join_tokens as join_tokens_api
 from controlplane.api import networks as net_api
 from controlplane.api import security_groups as sg_api
 from controlplane.api import settings as settings_api
@@ -51,6 +54,8 @@ LIST = (
     Param("cursor", "the next_cursor of the previous page"),
 )
 MIN_SEQ = Param("min_seq", "wait until the read model has applied this sequence", "integer")
+NO_WAIT = Param("min_seq", "accepted as on every GET; this answer is not from the read model")
+RULES_SEQ = Param("min_seq", "wait until this controlplane applied that sequence (rules)")
 SCHEMA = Param("schema", "answer from a read model built by `lq replay --into <name>`")
 EVENT_FILTERS = (
     Param("type", "exact types, comma-separated, or a prefix ending in '.'"),
@@ -145,6 +150,28 @@ OPERATIONS: tuple[Op, ...] = (
         status=201,
     ),
     Op("DELETE", f"{V1}/tokens/{{token_id}}", "Revoke an API token", "access", status=202),
+    Op(
+        "POST",
+        f"{V1}/join-tokens",
+        "Create a one-time host join token (shown once)",
+        "access",
+        body=join_tokens_api.JoinTokenBody,
+        status=201,
+    ),
+    Op(
+        "DELETE",
+        f"{V1}/join-tokens/{{token_id}}",
+        "Revoke a host join token",
+        "access",
+        status=202,
+    ),
+    Op(
+        "GET",
+        f"{V1}/join-tokens",
+        "Host join tokens with their state (never the secret)",
+        "access",
+        params=_q(Param("state", "active, used, revoked, expired (comma-separated)"), *LIST),
+    ),
     Op(
         "GET",
         f"{V1}/users",
@@ -369,7 +396,13 @@ OPERATIONS: tuple[Op, ...] = (
     ),
     Op("GET", f"{V1}/hosts/{{id}}/diff", "What changed on a host", "hosts", params=_q(*DIFF)),
     Op("GET", f"{V1}/hosts/{{id}}/metrics", "A host's metrics series", "monitoring", params=METRIC),
-    Op("GET", f"{V1}/hosts/{{id}}/pools", "A host's storage pools", "monitoring"),
+    Op(
+        "GET",
+        f"{V1}/hosts/{{id}}/pools",
+        "A host's storage pools",
+        "monitoring",
+        params=(NO_WAIT,),
+    ),
     # -- tasks and events -------------------------------------------------------------
     Op(
         "GET",
@@ -466,7 +499,63 @@ OPERATIONS: tuple[Op, ...] = (
         status=202,
     ),
     Op("DELETE", f"{V1}/silences/{{id}}", "End a silence", "alerts", status=202),
-    Op("GET", f"{V1}/alert-rules", "Alert rules in effect", "alerts"),
+    Op("GET", f"{V1}/alert-rules", "Alert rules in effect", "alerts", params=(RULES_SEQ,)),
+    Op("GET", f"{V1}/alert-rules/{{id}}", "One alert rule", "alerts", params=(RULES_SEQ,)),
+    Op(
+        "POST",
+        f"{V1}/alert-rules",
+        "Add a custom metric-threshold or event rule",
+        "alerts",
+        body=alert_rules_api.CreateBody,
+        status=201,
+    ),
+    Op(
+        "PATCH",
+        f"{V1}/alert-rules/{{id}}",
+        "Change a rule: enabled, threshold, durations, severity, scope",
+        "alerts",
+        body=alert_rules_api.UpdateBody,
+        status=202,
+    ),
+    Op(
+        "POST",
+        f"{V1}/alert-rules/{{id}}/actions/reset",
+        "Return a shipped rule to its starting form",
+        "alerts",
+        status=202,
+    ),
+    Op("DELETE", f"{V1}/alert-rules/{{id}}", "Delete a custom rule", "alerts", status=202),
+    Op("GET", f"{V1}/notification-channels", "Notification channels", "alerts", params=_q()),
+    Op(
+        "GET",
+        f"{V1}/notification-channels/{{id}}",
+        "One notification channel",
+        "alerts",
+        params=_q(),
+    ),
+    Op(
+        "POST",
+        f"{V1}/notification-channels",
+        "Add a webhook or e-mail channel",
+        "alerts",
+        body=channels_api.CreateBody,
+        status=201,
+    ),
+    Op(
+        "PATCH",
+        f"{V1}/notification-channels/{{id}}",
+        "Change a channel",
+        "alerts",
+        body=channels_api.UpdateBody,
+        status=202,
+    ),
+    Op("DELETE", f"{V1}/notification-channels/{{id}}", "Delete a channel", "alerts", status=202),
+    Op(
+        "POST",
+        f"{V1}/notification-channels/{{id}}/actions/test",
+        "Send a test notice now; its outcome",
+        "alerts",
+    ),
     # -- settings (docs/settings.md) -------------------------------------------------
     Op(
         "GET",
@@ -488,6 +577,7 @@ OPERATIONS: tuple[Op, ...] = (
         f"{V1}/settings/process",
         "This process's static settings and where each came from (secrets redacted)",
         "settings",
+        params=(NO_WAIT,),
     ),
     # -- webhook subscriptions (docs/webhooks.md) -------------------------------------
     Op(

@@ -20,7 +20,8 @@ import msgspec
 from events import settings as settings_mod
 from events import tracing
 from events.settings import Settings
-from lq import history, logs
+from lq import backup, history, logs
+from lq.client import alerts as alert_client
 from lq.client import commands as client
 from lq.client import networks as network_client
 from lq.client import storage as storage_client
@@ -144,14 +145,41 @@ def projector(data_dir: str | None) -> None:
 @data_dir_option
 @click.option("--connect", "uri", default=None, help="libvirt URI, e.g. qemu:///system")
 @click.option("--name", default=None, help="Host name to enrol as (default: hostname)")
-def agent(data_dir: str | None, uri: str | None, name: str | None) -> None:
+@click.option(
+    "--join-token",
+    default=None,
+    help="One-time join token for the first enrolment (or LQ_AGENT_JOIN_TOKEN)",
+)
+def agent(data_dir: str | None, uri: str | None, name: str | None, join_token: str | None) -> None:
     """Run a host agent against a libvirt connection."""
     from agent import service
 
-    s = _settings("agent", data_dir=data_dir, libvirt_uri=uri, agent_name=name)
+    s = _settings(
+        "agent", data_dir=data_dir, libvirt_uri=uri, agent_name=name, agent_join_token=join_token
+    )
     _need(s, "nats_url")
     _serve_prometheus(s)
     run_until_signal(lambda stop: service.run(s, stop))
+
+
+@main.command("nats-jwt-init")
+@click.argument("directory", type=click.Path(file_okay=False))
+def nats_jwt_init(directory: str) -> None:
+    """Make an operator, accounts and credentials for NATS JWT mode (docs/security.md)."""
+    from events import natsauth, natsjwt
+
+    try:
+        conf = natsjwt.bootstrap(directory, natsauth.enroll_permissions())
+    except FileExistsError as exc:
+        raise click.UsageError(f"{exc.filename} exists: use an empty directory") from None
+    click.echo(f"include {conf} in every nats-server's configuration; then set")
+    click.echo(
+        f'  nats_auth = "jwt", nats_account_seed_file = {conf.parent / natsjwt.ACCOUNT_SEED}'
+    )
+    click.echo(
+        f"  nats_creds_file = {conf.parent / natsjwt.SERVICE_CREDS} (controlplane, projector)"
+    )
+    click.echo(f"  nats_creds_file = {conf.parent / natsjwt.JOIN_CREDS} (agents)")
 
 
 @main.group()
@@ -185,12 +213,15 @@ def schema_export() -> None:
 
 
 history.register(main, _settings)  # lq audit …, lq replay, lq verify (lq/history.py)
+backup.register(main, _settings)  # lq backup, lq restore (lq/backup.py)
 client.register(main)  # lq vm|host|task|events|context|login|completion (lq/client/)
 main.add_command(webhook_client.webhook)  # lq webhook … (docs/webhooks.md)
 main.add_command(storage_client.pool)  # lq pool … (docs/storage.md)
 main.add_command(storage_client.volume)  # lq volume …
 main.add_command(network_client.network)  # lq network … (docs/networking.md)
 main.add_command(network_client.sg)  # lq sg …
+main.add_command(alert_client.alert)  # lq alert … (docs/alerting.md)
+main.add_command(alert_client.silence)  # lq silence …
 
 if __name__ == "__main__":
     main()

@@ -23,6 +23,7 @@ import msgspec
 from aiohttp import web
 
 from events import views
+from events.listing import Listing, listing_of
 from events.permissions import AUTHENTICATED, PUBLIC, declared, requires
 from lq.api_reference import OPERATIONS, Json, Op
 
@@ -81,12 +82,18 @@ def _operation(op: Op, handler: Any, refs: dict[Any, Any]) -> dict[str, Any]:
         {"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
         for n in _PARAM.findall(op.path)
     ]
-    params += [
+    listing = listing_of(handler)
+    own = _list_params(listing) if listing is not None else []
+    named = {p["name"] for p in own}
+    params += own + [
         {"name": p.name, "in": "query", "description": p.description, "schema": {"type": p.kind}}
         for p in op.params
+        if p.name not in named
     ]
     answer: dict[str, Any] = {"description": op.summary}
-    if op.answer is not None:
+    if listing is not None and op.answer is Json:  # no item type: the page shape at least
+        answer["content"] = {op.content_type: {"schema": {"$ref": REF.format(name="Page")}}}
+    elif op.answer is not None:
         answer["content"] = _content(op.answer, refs, op.content_type)
     out: dict[str, Any] = {
         "summary": op.summary,
@@ -117,6 +124,66 @@ def _operation(op: Op, handler: Any, refs: dict[Any, Any]) -> dict[str, Any]:
     return out
 
 
+PAGE: dict[str, Any] = {
+    "type": "object",
+    "description": "One page of a list (docs/api.md, Lists)",
+    "required": ["items", "next_cursor", "total"],
+    "properties": {
+        "items": {"type": "array", "items": {"type": "object"}},
+        "next_cursor": {"type": ["string", "null"], "description": "null on the last page"},
+        "total": {"type": "integer", "description": "items matching the filters, all pages"},
+    },
+}
+
+
+def _list_params(listing: Listing) -> list[dict[str, Any]]:
+    """A list route's query parameters, from its ``events.listing.Listing`` (the very
+    object that validates them)."""
+    out: list[dict[str, Any]] = [
+        {
+            "name": "limit",
+            "in": "query",
+            "description": f"items per page (1-{listing.max_limit})",
+            "schema": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": listing.max_limit,
+                "default": listing.default_limit,
+            },
+        },
+        {
+            "name": "cursor",
+            "in": "query",
+            "description": "the next_cursor of the previous page (opaque)",
+            "schema": {"type": "string"},
+        },
+        {
+            "name": "sort",
+            "in": "query",
+            "description": "a key, or -key for descending",
+            "schema": {
+                "type": "string",
+                "enum": list(listing.sorts()),
+                "default": listing.default_sort,
+            },
+        },
+    ]
+    for name, f in listing.filters.items():
+        schema: dict[str, Any] = {"type": "boolean" if f.kind == "bool" else "string"}
+        if f.kind == "enum":
+            schema["description"] = f"comma-separated among {', '.join(f.values)}"
+        out.append(
+            {
+                "name": name,
+                "in": "query",
+                "description": f.description or name,
+                "required": f.required,
+                "schema": schema,
+            }
+        )
+    return out
+
+
 def document(app: web.Application) -> dict[str, Any]:
     """The OpenAPI 3.1 document of ``app``'s documented routes."""
     live = live_routes(app)
@@ -143,7 +210,7 @@ def document(app: web.Application) -> dict[str, Any]:
         "security": [{"bearer": []}],
         "paths": paths,
         "components": {
-            "schemas": components,
+            "schemas": {**components, "Page": PAGE},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }

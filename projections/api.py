@@ -25,6 +25,7 @@ from psycopg_pool import AsyncConnectionPool
 from events import problems
 from events.aio import cancel_and_wait
 from events.host import HostState
+from events.listing import listed, page_rows
 from events.permissions import (
     AUTHENTICATED,
     EVENT_READ,
@@ -35,7 +36,6 @@ from events.permissions import (
 )
 from events.settings import Settings
 from events.task import TaskState
-from events.vm import VM_STATES
 from projections import changes, history_api, queries, schema
 from projections.queries import BadCursor, Sort
 
@@ -248,6 +248,7 @@ def _read(query: Query) -> Handler:
         except (psycopg.OperationalError, TimeoutError) as exc:
             raise problems.unavailable(f"PostgreSQL: {exc}") from None
 
+    handler.__wrapped__ = query  # type: ignore[attr-defined]  # its Listing, if a list
     return handler
 
 
@@ -296,23 +297,28 @@ async def _stream_end(app: web.Application) -> int | None:
         return None
 
 
+@listed(queries.VM_LISTING)
 async def _list_vms(request: web.Request, conn: psycopg.AsyncConnection[Any]) -> Any:
+    asked = queries.VM_LISTING.parse(request.query)
     return await queries.list_vms(
         conn,
-        states=_states(request, VM_STATES),
-        host_id=_text(request, "host_id"),
-        q=_text(request, "q"),
-        sort=_sort(request, queries.VM_SORTS, "name"),
-        limit=_limit(request),
-        cursor=_text(request, "cursor"),
-        template=_bool(request, "template"),
+        states=asked.filters["state"] or [],
+        host_id=asked.filters["host_id"],
+        q=asked.filters["q"],
+        sort=asked.sort,
+        limit=asked.limit,
+        cursor=asked.cursor,
+        template=asked.filters["template"],
     )
 
 
 def _vm_part(part: str) -> Query:
-    """``/vms/{id}/<part>``: the VM's disks, NICs or snapshots (``?as_of=`` too), one page."""
+    """``/vms/{id}/<part>``: the VM's disks, NICs or snapshots (``?as_of=`` too)."""
+    spec = queries.VM_PART_LISTINGS[part]
 
+    @listed(spec)
     async def query(request: web.Request, conn: psycopg.AsyncConnection[Any]) -> Any:
+        asked = spec.parse(request.query)
         ident = request.match_info["id"]
         at = history_api.point(request, "as_of")
         if at is not None:
@@ -321,8 +327,7 @@ def _vm_part(part: str) -> Query:
             row = await queries.vm_part(conn, ident, part)
             if row is None:
                 raise problems.not_found("vm", ident)
-        items = row[part]
-        out = {"items": items, "next_cursor": None, "total": len(items)}
+        out = page_rows(row[part], asked)
         if part == "snapshots":
             out["current_snapshot_id"] = row["current_snapshot_id"]
         return out
@@ -330,25 +335,14 @@ def _vm_part(part: str) -> Query:
     return query
 
 
+@listed(queries.HOST_LISTING)
 async def _list_hosts(request: web.Request, conn: psycopg.AsyncConnection[Any]) -> Any:
-    return await queries.list_hosts(
-        conn,
-        states=_states(request, HOST_STATES),
-        q=_text(request, "q"),
-        sort=_sort(request, queries.HOST_SORTS, "name"),
-        limit=_limit(request),
-        cursor=_text(request, "cursor"),
-    )
+    return await queries.list_hosts(conn, queries.HOST_LISTING.parse(request.query))
 
 
+@listed(queries.TASK_LISTING)
 async def _list_tasks(request: web.Request, conn: psycopg.AsyncConnection[Any]) -> Any:
-    return await queries.list_tasks(
-        conn,
-        states=_states(request, TASK_STATES),
-        target_id=_text(request, "target_id"),
-        limit=_limit(request),
-        cursor=_text(request, "cursor"),
-    )
+    return await queries.list_tasks(conn, queries.TASK_LISTING.parse(request.query))
 
 
 def _item(table: str, kind: str) -> Query:
@@ -366,7 +360,9 @@ def _item(table: str, kind: str) -> Query:
 
 
 def _entity_events(table: str, kind: str) -> Query:
+    @listed(queries.ENTITY_EVENT_LISTING)
     async def query(request: web.Request, conn: psycopg.AsyncConnection[Any]) -> Any:
+        asked = _event_asked(queries.ENTITY_EVENT_LISTING, request)
         ident = request.match_info["id"]
         # a removed host has no row but keeps its history
         known = await queries.get(conn, table, ident) is not None
@@ -376,50 +372,63 @@ def _entity_events(table: str, kind: str) -> Query:
             return await queries.list_events(
                 conn,
                 correlation_id=ident,
-                limit=_limit(request),
-                cursor=_text(request, "cursor"),
-                **_event_filters(request),
+                limit=asked.limit,
+                cursor=asked.cursor,
+                **_event_filters(request, asked),
             )
         out = await queries.list_events(
             conn,
             kind=kind,
             aggregate_id=ident,
-            limit=_limit(request),
-            cursor=_text(request, "cursor"),
-            **_event_filters(request),
+            limit=asked.limit,
+            cursor=asked.cursor,
+            **_event_filters(request, asked),
         )
-        if not known and not out["items"] and not _text(request, "cursor"):
+        if not known and not out["items"] and not asked.cursor:
             raise problems.not_found(kind, ident)
         return out
 
     return query
 
 
-def _event_filters(request: web.Request) -> dict[str, Any]:
-    """The audit filters every event listing takes (docs/history.md)."""
-    order = request.query.get("order") or "asc"
-    if order not in ("asc", "desc"):
+def _event_asked(listing: queries.Listing, request: web.Request) -> queries.Asked:
+    """An event listing's parameters; ``order=desc`` is ``sort=-seq`` (both are accepted;
+    they must not disagree)."""
+    query = dict(request.query)
+    order = query.get("order") or ""
+    if order not in ("", "asc", "desc"):
         raise problems.invalid_param(f"order must be asc or desc, not {order!r}")
+    if order and query.get("sort") and (order == "desc") != query["sort"].startswith("-"):
+        raise problems.invalid_param("order and sort ask for opposite orders")
+    if order and not query.get("sort"):
+        query["sort"] = "-seq" if order == "desc" else "seq"
+    return listing.parse(query)
+
+
+def _event_filters(request: web.Request, asked: queries.Asked) -> dict[str, Any]:
+    """The audit filters every event listing takes (docs/history.md)."""
     return {
         "types": [t for t in request.query.get("type", "").split(",") if t],
-        "actor": _text(request, "actor"),
-        "q": _text(request, "q"),
+        "actor": asked.filters["actor"],
+        "q": asked.filters["q"],
         "since": history_api.point(request, "since"),
         "until": history_api.point(request, "until"),
-        "desc": order == "desc",
+        "desc": asked.sort.desc,
     }
 
 
+@listed(queries.EVENT_LISTING)
 async def _list_events(request: web.Request, conn: psycopg.AsyncConnection[Any]) -> Any:
+    asked = _event_asked(queries.EVENT_LISTING, request)
     return await queries.list_events(
         conn,
-        kind=_text(request, "kind"),
-        aggregate_id=_text(request, "aggregate_id"),
-        correlation_id=_text(request, "correlation_id"),
+        kind=asked.filters["kind"],
+        aggregate_id=asked.filters["aggregate_id"],
+        correlation_id=asked.filters["correlation_id"],
         after_seq=_int(request, "after_seq", 0, 0, 2**63 - 1),
-        limit=_limit(request),
-        cursor=_text(request, "cursor"),
-        **_event_filters(request),
+        limit=asked.limit,
+        cursor=asked.cursor,
+        **_event_filters(request, asked),
     )
 
 
@@ -427,12 +436,9 @@ async def _stats(request: web.Request, conn: psycopg.AsyncConnection[Any]) -> An
     return await queries.stats(conn)
 
 
+@listed(queries.SEARCH_LISTING)
 async def _search(request: web.Request, conn: psycopg.AsyncConnection[Any]) -> Any:
-    q = _text(request, "q")
-    if q is None:
-        raise problems.invalid_param("q is required")
-    items = await queries.search(conn, q, _int(request, "limit", 20, 1, 100))
-    return {"items": items, "next_cursor": None, "total": len(items)}
+    return await queries.search(conn, queries.SEARCH_LISTING.parse(request.query))
 
 
 # -- live changes ---------------------------------------------------------------------

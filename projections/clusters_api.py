@@ -17,11 +17,15 @@ import psycopg
 from aiohttp import web
 
 from events import problems
+from events.affinity import RuleType
+from events.listing import Filter, Listing, listed, page_rows
 from events.permissions import CLUSTER_READ, VM_READ, requires
+from projections import queries
 from projections.api import _read
 from projections.queries import _rows
 
 Conn = psycopg.AsyncConnection[Any]
+RULE_TYPES: tuple[str, ...] = RuleType.__args__  # type: ignore[attr-defined]
 
 _CLUSTER = (
     "SELECT c.*, count(h.id) AS host_count,"
@@ -50,10 +54,21 @@ def _shape(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+CLUSTER_LISTING = Listing(
+    keys={"name": "text", "created_at": "timestamptz", "host_count": "bigint",
+          "vm_count": "bigint", "cpus": "bigint", "memory_mib": "bigint"},
+    default_sort="name",
+    filters={"q": Filter("search", sql="name ILIKE %s", description="name substring")},
+    default_limit=500,
+)  # fmt: skip
+
+
+@listed(CLUSTER_LISTING)
 async def _list(request: web.Request, conn: Conn) -> Any:
-    rows = await _rows(conn, f"{_CLUSTER} GROUP BY c.id ORDER BY c.name, c.id", [])
-    items = [_shape(r) for r in rows]
-    return {"items": items, "next_cursor": None, "total": len(items)}
+    asked = CLUSTER_LISTING.parse(request.query)
+    out = await queries.listing_page(conn, f"({_CLUSTER} GROUP BY c.id) cl", asked)
+    out["items"] = [_shape(r) for r in out["items"]]
+    return out
 
 
 async def _pool_usage(conn: Conn, pools: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -110,17 +125,37 @@ async def _detail(request: web.Request, conn: Conn) -> Any:
     return row
 
 
+POOL_LISTING = Listing(
+    keys={"name": "text", "vm_count": "int", "used_vcpus": "int", "used_memory_mib": "int"},
+    default_sort="name",
+    default_limit=500,
+    tiebreak=(("pool_id", "text"),),
+)
+RULE_LISTING = Listing(
+    keys={"name": "text", "rule_type": "text", "created_at": "timestamptz"},
+    default_sort="name",
+    filters={
+        "rule_type": Filter("enum", RULE_TYPES, "rule_type = ANY(%s)", "comma-separated"),
+        "enabled": Filter("bool", sql="enabled = %s", description="true or false"),
+        "vm_id": Filter(sql="vm_ids ? %s", description="rules naming this VM"),
+    },
+    default_limit=500,
+)
+
+
+@listed(POOL_LISTING)
 async def _pools(request: web.Request, conn: Conn) -> Any:
+    asked = POOL_LISTING.parse(request.query)
     row = await _one(conn, request.match_info["id"])
-    items = await _pool_usage(conn, list(row["pools"]))
-    return {"items": items, "next_cursor": None, "total": len(items)}
+    return page_rows(await _pool_usage(conn, list(row["pools"])), asked)
 
 
+@listed(RULE_LISTING)
 async def _rules(request: web.Request, conn: Conn) -> Any:
-    rows = await _rows(conn, "SELECT * FROM affinity_rules ORDER BY name, id", [])
-    for r in rows:
+    out = await queries.listing_page(conn, "affinity_rules", RULE_LISTING.parse(request.query))
+    for r in out["items"]:
         r["rule_id"] = r["id"]
-    return {"items": rows, "next_cursor": None, "total": len(rows)}
+    return out
 
 
 async def _placement(request: web.Request, conn: Conn) -> Any:

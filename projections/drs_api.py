@@ -13,15 +13,14 @@ from aiohttp import web
 
 from events import problems
 from events.drs import RecommendationState
+from events.listing import Filter, Listing, listed
 from events.permissions import HOST_READ, requires
 from projections import queries
-from projections.api import _limit, _read, _states, _text
-from projections.queries import Sort
+from projections.api import _read
 
 Conn = psycopg.AsyncConnection[Any]
 
 STATES: tuple[str, ...] = RecommendationState.__args__  # type: ignore[attr-defined]
-SORT = Sort("-created_at", (("created_at", "timestamptz"), ("id", "text")), desc=True)
 
 
 def setup(app: web.Application) -> None:
@@ -30,25 +29,26 @@ def setup(app: web.Application) -> None:
     r.add_get("/api/v1/drs/recommendations/{id}", requires(HOST_READ)(_read(_one)))
 
 
+LISTING = Listing(
+    keys={
+        "created_at": "timestamptz",
+        "updated_at": "timestamptz",
+        "state": "text",
+        "priority": "int",
+        "improvement": "double precision",
+    },
+    default_sort="-created_at",
+    filters={
+        "state": Filter("enum", STATES, "state = ANY(%s)", "comma-separated"),
+        "cluster_id": Filter(sql="cluster_id = %s", description="one cluster's"),
+        "vm_id": Filter(sql="vm_id = %s", description="about one VM"),
+    },
+)
+
+
+@listed(LISTING)
 async def _list(request: web.Request, conn: Conn) -> Any:
-    where: list[str] = []
-    params: list[Any] = []
-    if states := _states(request, STATES):
-        where.append("state = ANY(%s)")
-        params.append(states)
-    for name in ("cluster_id", "vm_id"):
-        if value := _text(request, name):
-            where.append(f"{name} = %s")
-            params.append(value)
-    return await queries.page(
-        conn,
-        "drs_recommendations",
-        where=where,
-        params=params,
-        sort=SORT,
-        limit=_limit(request),
-        cursor=_text(request, "cursor"),
-    )
+    return await queries.listing_page(conn, "drs_recommendations", LISTING.parse(request.query))
 
 
 async def _one(request: web.Request, conn: Conn) -> Any:

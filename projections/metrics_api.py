@@ -27,6 +27,7 @@ from aiohttp import web
 from psycopg_pool import AsyncConnectionPool
 
 from events import problems
+from events.listing import Listing, listed, page_rows
 from events.metrics import METRIC_KINDS
 from events.permissions import METRICS_READ, requires
 from events.settings import Settings
@@ -175,10 +176,21 @@ async def latest(request: web.Request) -> web.Response:
     return web.json_response({"items": items})
 
 
+POOL_LISTING = Listing(
+    keys={"name": "text", "capacity_bytes": "bigint", "available_bytes": "bigint"},
+    default_sort="name",
+    default_limit=500,
+    tiebreak=(("name", "text"),),
+    common=("min_seq",),  # accepted (every GET is), but nothing to wait for here
+)
+
+
 @requires(METRICS_READ)
+@listed(POOL_LISTING)
 async def host_pools(request: web.Request) -> web.Response:
+    asked = POOL_LISTING.parse(request.query)
     _, host_id = _entity(request)
     settings = request.app[SETTINGS]
     async with request.app[POOL].connection() as conn:
         items = await q.pools(conn, settings.metrics_schema, host_id)
-    return web.json_response({"items": items})
+    return web.json_response(page_rows(items, asked))

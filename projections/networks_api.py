@@ -5,7 +5,8 @@ Read from ``networks``, ``network_addresses``, ``security_groups`` and
 every other GET, so ``?min_seq=`` gives read-your-writes after a change. A network shows
 its DHCP settings, per-host state and the VMs connected to it (from its addresses); a
 group its rules in order, split into inbound and outbound for the dashboard, and the
-NICs it filters. Lists are small (tens of networks), so they are answered whole.
+NICs it filters. Lists follow ``events.listing``; they are small (tens of networks), so
+their default page is the largest one.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ import psycopg
 from aiohttp import web
 
 from events import problems
+from events.listing import Filter, Listing, listed, page_rows
 from events.permissions import NETWORK_READ, requires
-from projections.api import _read, _text
+from projections import queries
+from projections.api import _read
 from projections.queries import _rows
 
 Conn = psycopg.AsyncConnection[Any]
@@ -46,17 +49,23 @@ def _shape(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+NETWORK_LISTING = Listing(
+    keys={"name": "text", "type": "text", "created_at": "timestamptz", "connected_vms": "bigint"},
+    default_sort="name",
+    filters={
+        "type": Filter("enum", TYPES, "type = ANY(%s)", "comma-separated"),
+        "q": Filter("search", sql="name ILIKE %s", description="name substring"),
+    },
+    default_limit=500,
+)
+
+
+@listed(NETWORK_LISTING)
 async def _list_networks(request: web.Request, conn: Conn) -> Any:
-    where, params = ["NOT n.deleted"], []
-    if kind := _text(request, "type"):
-        kinds = kind.split(",")
-        if any(k not in TYPES for k in kinds):
-            raise problems.invalid_param(f"type must be among {', '.join(TYPES)}, not {kind!r}")
-        where.append("n.type = ANY(%s)")
-        params.append(kinds)
-    rows = await _rows(conn, f"{_NETWORK} WHERE {' AND '.join(where)} ORDER BY n.name", params)
-    items = [_shape(r) for r in rows]
-    return {"items": items, "next_cursor": None, "total": len(items)}
+    asked = NETWORK_LISTING.parse(request.query)
+    out = await queries.listing_page(conn, f"({_NETWORK} WHERE NOT n.deleted) nw", asked)
+    out["items"] = [_shape(r) for r in out["items"]]
+    return out
 
 
 async def _network(request: web.Request, conn: Conn) -> Any:
@@ -75,18 +84,30 @@ async def _network(request: web.Request, conn: Conn) -> Any:
     return row
 
 
+ADDRESS_LISTING = Listing(
+    keys={"ip": "inet", "state": "text", "mac": "text", "vm_id": "text"},
+    default_sort="ip",
+    filters={"state": Filter("enum", ("allocated", "failed"), description="comma-separated")},
+    default_limit=500,
+    tiebreak=(("vm_id", "text"), ("nic_id", "text")),
+)
+
+
+@listed(ADDRESS_LISTING)
 async def _addresses(request: web.Request, conn: Conn) -> Any:
+    asked = ADDRESS_LISTING.parse(request.query)
     ident = request.match_info["id"]
     if not await _rows(conn, "SELECT id FROM networks WHERE id = %s", [ident]):
         raise problems.not_found("network", ident)
     items = await _rows(
         conn,
         "SELECT network_id, vm_id, nic_id, mac, ip, state, error, updated_at, seq"
-        " FROM network_addresses WHERE network_id = %s"
-        " ORDER BY state, string_to_array(coalesce(ip, '0.0.0.0'), '.')::int[], vm_id, nic_id",
+        " FROM network_addresses WHERE network_id = %s",
         [ident],
     )
-    return {"items": items, "next_cursor": None, "total": len(items)}
+    if states := asked.filters["state"]:
+        items = [i for i in items if i["state"] in states]
+    return page_rows(items, asked)
 
 
 async def _with_rules(conn: Conn, groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -107,10 +128,22 @@ async def _with_rules(conn: Conn, groups: list[dict[str, Any]]) -> list[dict[str
     return groups
 
 
+GROUP_LISTING = Listing(
+    keys={"name": "text", "created_at": "timestamptz"},
+    default_sort="name",
+    filters={"q": Filter("search", sql="name ILIKE %s", description="name substring")},
+    default_limit=500,
+)
+
+
+@listed(GROUP_LISTING)
 async def _list_groups(request: web.Request, conn: Conn) -> Any:
-    rows = await _rows(conn, "SELECT * FROM security_groups WHERE NOT deleted ORDER BY name", [])
-    items = await _with_rules(conn, rows)
-    return {"items": items, "next_cursor": None, "total": len(items)}
+    asked = GROUP_LISTING.parse(request.query)
+    out = await queries.listing_page(
+        conn, "security_groups", asked, where=["NOT deleted"], columns="*"
+    )
+    out["items"] = await _with_rules(conn, out["items"])
+    return out
 
 
 async def _group(request: web.Request, conn: Conn) -> Any:

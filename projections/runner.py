@@ -30,7 +30,7 @@ from typing import Any
 
 import psycopg
 
-from events import natsauth, tls
+from events import natsauth, tls, tracing
 from events.bus import Bus
 from events.codec import StoredEvent
 from events.errors import StoreUnavailable
@@ -140,7 +140,14 @@ async def _follow(
             nxt = asyncio.ensure_future(_next(batches))
             apply_started = time.monotonic()
             try:
-                await apply_batch(conn, batch, expected=position)
+                # one span per batch, linked to the trace of every event in it
+                with tracing.linked(
+                    "projection batch",
+                    (se.envelope.traceparent for se in batch),
+                    events=len(batch),
+                    last_seq=batch[-1].seq,
+                ):
+                    await apply_batch(conn, batch, expected=position)
             except CheckpointRewound as exc:
                 return exc.checkpoint
             position = max(position, batch[-1].seq)

@@ -26,7 +26,7 @@ import psycopg
 
 log = logging.getLogger(__name__)
 
-VERSION = 4
+VERSION = 5
 """Bump on any change to the tables or to the fold rules: it triggers a rebuild."""
 
 CHECKPOINT = "read_model"

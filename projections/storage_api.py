@@ -14,15 +14,16 @@ import psycopg
 from aiohttp import web
 
 from events import problems
+from events.listing import Filter, Listing, listed
 from events.permissions import STORAGE_READ, requires
+from events.storage import PoolType, VolumeState
 from projections import queries
-from projections.api import _limit, _read, _text
-from projections.queries import Sort
+from projections.api import _read
 
 Conn = psycopg.AsyncConnection[Any]
+POOL_TYPES: tuple[str, ...] = PoolType.__args__  # type: ignore[attr-defined]
+VOLUME_STATES: tuple[str, ...] = VolumeState.__args__  # type: ignore[attr-defined]
 
-POOL_SORT = Sort("name", (("name", "text"), ("id", "text")))
-VOLUME_SORT = Sort("name", (("name", "text"), ("id", "text")))
 
 _HOSTS = (
     "(SELECT COALESCE(jsonb_agg(jsonb_build_object('host_id', h.host_id, 'host_name',"
@@ -58,25 +59,24 @@ def setup(app: web.Application) -> None:
     r.add_get(f"{base}/volumes/{{id}}", requires(STORAGE_READ)(_read(_volume)))
 
 
+POOL_LISTING = Listing(
+    keys={"name": "text", "type": "text", "state": "text", "created_at": "timestamptz",
+          "capacity_bytes": "bigint", "allocated_bytes": "bigint", "volume_count": "int"},
+    default_sort="name",
+    filters={
+        "type": Filter("enum", POOL_TYPES, "type = ANY(%s)", "comma-separated"),
+        "host_id": Filter(sql="EXISTS (SELECT 1 FROM storage_pool_hosts h"
+                          " WHERE h.pool_id = sp.id AND h.host_id = %s)",
+                          description="pools attached to this host"),
+        "q": Filter("search", sql="name ILIKE %s", description="name substring"),
+    },
+    default_limit=500,
+)  # fmt: skip
+
+
+@listed(POOL_LISTING)
 async def _list_pools(request: web.Request, conn: Conn) -> Any:
-    where: list[str] = []
-    params: list[Any] = []
-    if kind := _text(request, "type"):
-        where.append("type = %s")
-        params.append(kind)
-    if host_id := _text(request, "host_id"):
-        where.append("EXISTS (SELECT 1 FROM storage_pool_hosts h WHERE h.pool_id = sp.id"
-                     " AND h.host_id = %s)")  # fmt: skip
-        params.append(host_id)
-    return await queries.page(
-        conn,
-        POOLS,
-        where=where,
-        params=params,
-        sort=POOL_SORT,
-        limit=_limit(request),
-        cursor=_text(request, "cursor"),
-    )
+    return await queries.listing_page(conn, POOLS, POOL_LISTING.parse(request.query))
 
 
 async def _one(conn: Conn, table: str, ident: str) -> dict[str, Any] | None:
@@ -93,27 +93,21 @@ async def _pool(request: web.Request, conn: Conn) -> Any:
     return row
 
 
+VOLUME_LISTING = Listing(
+    keys={"name": "text", "state": "text", "created_at": "timestamptz",
+          "size_bytes": "bigint", "pool_name": "text"},
+    default_sort="name",
+    filters={
+        "pool_id": Filter(sql="pool_id = %s", description="one pool's"),
+        "state": Filter("enum", VOLUME_STATES, "state = ANY(%s)", "comma-separated"),
+        "q": Filter("search", sql="name ILIKE %s", description="name substring"),
+    },
+)  # fmt: skip
+
+
+@listed(VOLUME_LISTING)
 async def _list_volumes(request: web.Request, conn: Conn) -> Any:
-    where: list[str] = []
-    params: list[Any] = []
-    if pool_id := _text(request, "pool_id"):
-        where.append("pool_id = %s")
-        params.append(pool_id)
-    if state := _text(request, "state"):
-        where.append("state = ANY(%s)")
-        params.append(state.split(","))
-    if q := _text(request, "q"):
-        where.append("name ILIKE %s")
-        params.append(queries.like(q))
-    return await queries.page(
-        conn,
-        VOLUMES,
-        where=where,
-        params=params,
-        sort=VOLUME_SORT,
-        limit=_limit(request),
-        cursor=_text(request, "cursor"),
-    )
+    return await queries.listing_page(conn, VOLUMES, VOLUME_LISTING.parse(request.query))
 
 
 async def _volume(request: web.Request, conn: Conn) -> Any:

@@ -39,7 +39,8 @@ def queued(b: Batch, se: StoredEvent) -> None:
         "operation": e.operation,
         "target_kind": e.target_kind,
         "target_id": e.target_id,
-        "target_name": None,
+        # a volume is no row of the batch: its task names it in the description
+        "target_name": e.description if e.target_kind == "volume" else None,
         "description": e.description,
         "state": "queued",
         "progress": 0,

@@ -17,8 +17,9 @@ import psycopg
 from aiohttp import web
 
 from events import problems
+from events.listing import Filter, Listing, listed, page_rows
 from events.permissions import WEBHOOK_MANAGE, requires
-from projections import api
+from projections import api, queries
 from projections.webhook_store import FINAL
 
 STATUSES = ("pending", *FINAL)
@@ -99,9 +100,32 @@ async def _with_stats(
     return sorted(out, key=lambda w: (w["name"] or "", w["id"]))
 
 
+WEBHOOK_LISTING = Listing(
+    keys={"name": "text", "created_at": "timestamptz", "failures": "int"},
+    default_sort="name",
+    filters={
+        "enabled": Filter("bool", description="true or false"),
+        "q": Filter("search", description="name or URL substring"),
+    },
+    default_limit=500,
+)
+DELIVERY_LISTING = Listing(
+    keys={"created_at": "timestamptz"},
+    default_sort="-created_at",
+    filters={"status": Filter("enum", STATUSES, "status = ANY(%s)", "comma-separated")},
+    tiebreak=(("pos", "bigint"),),
+)
+
+
+@listed(WEBHOOK_LISTING)
 async def _webhooks(request: web.Request, conn: psycopg.AsyncConnection[Any]) -> Any:
+    asked = WEBHOOK_LISTING.parse(request.query)
     items = await _with_stats(request, conn, await _fold(conn, None))
-    return {"items": items, "next_cursor": None, "total": len(items)}
+    if asked.filters["enabled"] is not None:
+        items = [w for w in items if w["enabled"] == asked.filters["enabled"]]
+    if text := (asked.filters["q"] or "").lower():
+        items = [w for w in items if text in f"{w['name']} {w['url']}".lower()]
+    return page_rows(items, asked)
 
 
 async def _webhook(request: web.Request, conn: psycopg.AsyncConnection[Any]) -> Any:
@@ -112,54 +136,38 @@ async def _webhook(request: web.Request, conn: psycopg.AsyncConnection[Any]) -> 
     return found[0]
 
 
-def _cursor(raw: str | None) -> int | None:
-    if not raw:
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise problems.invalid_param(f"cursor {raw!r} is not one this API gave") from None
-
-
+@listed(DELIVERY_LISTING)
 async def _deliveries(request: web.Request, conn: psycopg.AsyncConnection[Any]) -> Any:
+    asked = DELIVERY_LISTING.parse(request.query)
     ident = request.match_info["id"]
-    status = request.query.get("status") or None
-    if status is not None and status not in STATUSES:
-        raise problems.invalid_param(f"status must be one of {', '.join(STATUSES)}")
-    limit = api._limit(request)
-    before = _cursor(request.query.get("cursor"))
     if not await _fold(conn, ident):
         raise problems.not_found("webhook", ident)
     ws = request.app[api.SETTINGS].webhook_schema
     if not await _schema_ready(conn, ws):
-        return {"items": [], "next_cursor": None}
-    cur = await conn.execute(
-        "SELECT id, pos, event_id, event_type, aggregate_kind, aggregate_id, seq, status,"
-        " attempts, response_code, error, created_at, next_attempt_at, finished_at"
-        f" FROM {ws}.deliveries WHERE webhook_id = %s"
-        " AND (%s::text IS NULL OR status = %s) AND (%s::bigint IS NULL OR pos < %s)"
-        " ORDER BY pos DESC LIMIT %s",
-        [ident, status, status, before, before, limit + 1],
+        return {"items": [], "next_cursor": None, "total": 0}
+    out = await queries.listing_page(
+        conn,
+        f"{ws}.deliveries",
+        asked,
+        where=["webhook_id = %s"],
+        params=[ident],
+        columns=", ".join(("pos", *_COLUMNS)),
     )
-    rows = await cur.fetchall()
-    more = len(rows) > limit
-    rows = rows[:limit]
+    items: list[dict[str, Any]] = out["items"]
     tries: dict[str, list[dict[str, Any]]] = {}
-    if rows:
+    if items:
         cur = await conn.execute(
             "SELECT delivery_id, n, at, response_code, error, duration_ms"
             f" FROM {ws}.attempts WHERE delivery_id = ANY(%s) ORDER BY delivery_id, n",
-            [[r[0] for r in rows]],
+            [[i["id"] for i in items]],
         )
         for did, n, at, code, error, ms in await cur.fetchall():
             tries.setdefault(did, []).append(
                 {"n": n, "at": _iso(at), "response_code": code, "error": error, "duration_ms": ms}
             )
-    items = [
-        dict(zip(_COLUMNS, (r[0], *r[2:]), strict=True)) | {"attempt_log": tries.get(r[0], [])}
-        for r in rows
-    ]
     for item in items:
+        del item["pos"]
+        item["attempt_log"] = tries.get(item["id"], [])
         for key in ("created_at", "next_attempt_at", "finished_at"):
             item[key] = _iso(item[key])
-    return {"items": items, "next_cursor": str(rows[-1][1]) if more else None}
+    return out

@@ -23,6 +23,7 @@ from controlplane.handlers import TooMuchContention
 from events import problems
 from events.base import new_id
 from events.fleet_settings import SettingChanged
+from events.listing import Filter, Listing, listed, page_rows
 from events.permissions import SETTINGS_MANAGE, SETTINGS_READ, requires
 from events.settings import Settings
 from events.settings_origin import describe
@@ -141,7 +142,22 @@ async def patch_settings(request: web.Request) -> web.Response:
     return _json(msgspec.structs.replace(listing, changed_keys=changed))
 
 
+PROCESS_LISTING = Listing(
+    keys={"name": "text", "source": "text"},
+    default_sort="name",
+    filters={"q": Filter("search", description="name substring")},
+    default_limit=500,
+    tiebreak=(("name", "text"),),
+    common=("min_seq",),  # accepted (every GET is), but nothing to wait for here
+)
+
+
 @routes.get("/api/v1/settings/process")
 @requires(SETTINGS_READ)
+@listed(PROCESS_LISTING)
 async def process_settings(request: web.Request) -> web.Response:
-    return _json({"items": describe(request.app[SETTINGS])})
+    asked = PROCESS_LISTING.parse(request.query)
+    items = [msgspec.structs.asdict(s) for s in describe(request.app[SETTINGS])]
+    if text := (asked.filters["q"] or "").lower():
+        items = [i for i in items if text in i["name"].lower()]
+    return _json(page_rows(items, asked))

@@ -1,10 +1,12 @@
 """Command route for tasks: cancel a queued or running task where that is safe.
 
-A task belongs to one aggregate (the repository indexes each ``task.queued``); only VM
-tasks can be cancelled. A task not yet sent to a host ends ``cancelled`` at once; a
-graceful shutdown or a clone waiting on its host is asked to stop (``vm.cancel_requested``)
-and ends ``cancelled`` when the host gives up; anything else answers ``409
-not-cancellable``. The answer names the VM and the cancelled task.
+A task belongs to one aggregate (the repository indexes each ``task.queued``); VM tasks
+and volume tasks can be cancelled (a volume task while it is queued, with
+``storage.manage`` too: ``controlplane.api.storage.cancel_task``). A VM task not yet
+sent to a host ends ``cancelled`` at once; a graceful shutdown or a clone waiting on its
+host is asked to stop (``vm.cancel_requested``) and ends ``cancelled`` when the host gives
+up; anything else answers ``409 not-cancellable``. The answer names the VM (or the volume
+and its pool) and the cancelled task.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Annotated
 import msgspec
 from aiohttp import web
 
+from controlplane.api import storage as storage_api
 from controlplane.api.common import COMMANDS, accepted, decode_body, domain_problem, meta_for
 from controlplane.domain import vm as vd
 from events import problems
@@ -35,6 +38,8 @@ async def cancel_task(request: web.Request) -> web.Response:
     if target is None:
         raise problems.not_found("task", task_id)
     kind, aggregate_id = target
+    if kind == "volume":
+        return await storage_api.cancel_task(request, aggregate_id, task_id, body.reason)
     if kind != vd.KIND:
         raise problems.conflict(f"{kind} tasks cannot be cancelled", slug="not-cancellable")
     cmds = request.app[COMMANDS]

@@ -3,7 +3,8 @@
 The read side of the same paths (``GET``) is the read model's (``projections``). Every
 change is a task on the VM (``202``, with the new part's id when one is made); what the
 VM's state refuses (shrinking a disk, detaching the boot disk of a running VM, an unknown
-snapshot) is a problem and appends nothing.
+snapshot) is a problem and appends nothing, and so is a disk or NIC naming a pool or
+network the VM cannot use (``controlplane.api.vm_refs``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Annotated
 import msgspec
 from aiohttp import web
 
+from controlplane.api import vm_refs
 from controlplane.api.common import (
     COMMANDS,
     Name,
@@ -23,7 +25,15 @@ from controlplane.api.common import (
     no_body,
     run_command,
 )
-from controlplane.api.vms import DiskBody, NicBody, SizeGib, checked_mac, fleet_macs, new_mac
+from controlplane.api.vms import (
+    DiskBody,
+    NicBody,
+    SizeGib,
+    checked_mac,
+    fleet_default,
+    fleet_macs,
+    new_mac,
+)
 from controlplane.domain import vm as vd
 from controlplane.handlers import Outcome
 from events import problems
@@ -132,6 +142,12 @@ async def attach_disk(request: web.Request) -> web.Response:
     body = await decode_body(request, DiskBody)
     if body.size_gib is None and not body.volume and body.device == "disk":
         raise problems.invalid_body("a new disk needs size_gib (or an existing volume)")
+    vm_id = request.match_info["vm_id"]
+    repo = request.app[COMMANDS].repo
+    pool_id = body.pool_id or fleet_default(request, "default_pool_id")
+    live, host_id = vm_refs.vm_host(repo, vm_id)
+    if live:
+        vm_refs.check_disk(repo, pool_id, body.volume, host_id)
     return await run_command(
         request,
         request.match_info["vm_id"],
@@ -141,7 +157,7 @@ async def attach_disk(request: web.Request) -> web.Response:
             size_gib=body.size_gib or 0,
             bus=body.bus,
             device=body.device,
-            pool_id=body.pool_id,
+            pool_id=pool_id,
             volume=body.volume,
         ),
         lambda out: _made(out, "disk_id"),
@@ -184,13 +200,20 @@ async def resize_disk(request: web.Request) -> web.Response:
 @requires(VM_CONFIGURE)
 async def attach_nic(request: web.Request) -> web.Response:
     body = await decode_body(request, NicBody)
-    taken = fleet_macs(request.app[COMMANDS].repo)
+    repo = request.app[COMMANDS].repo
+    network_id = body.network_id or fleet_default(request, "default_network_id")
+    live, host_id = vm_refs.vm_host(repo, request.match_info["vm_id"])
+    if live:
+        vm_refs.check_network(repo, network_id, host_id)
+    taken = fleet_macs(repo)
     mac = checked_mac(body.mac, taken) if body.mac else new_mac(taken)
+    if live and repo.idempotent(idempotency_key(request)) is None:  # not a repeat
+        vm_refs.check_free_address(repo, network_id, mac)
     return await run_command(
         request,
         request.match_info["vm_id"],
         lambda t, k: vd.AttachNic(
-            task_id=t, idempotency_key=k, mac=mac, network_id=body.network_id, model=body.model
+            task_id=t, idempotency_key=k, mac=mac, network_id=network_id, model=body.model
         ),
         lambda out: _made(out, "nic_id"),
     )
@@ -202,6 +225,10 @@ async def update_nic(request: web.Request) -> web.Response:
     """Move the NIC to another network; its MAC stays."""
     body = await decode_body(request, NicUpdateBody)
     nic_id = request.match_info["nic_id"]
+    repo = request.app[COMMANDS].repo
+    live, host_id = vm_refs.vm_host(repo, request.match_info["vm_id"])
+    if live and vm_refs.nic_of(repo, request.match_info["vm_id"], nic_id):
+        vm_refs.check_network(repo, body.network_id, host_id)
     return await run_command(
         request,
         request.match_info["vm_id"],

@@ -23,8 +23,9 @@ from typing import Annotated, Literal
 import msgspec
 from aiohttp import web
 
-from controlplane import admission
+from controlplane import admission, names
 from controlplane.api import settings as settings_api
+from controlplane.api import vm_refs
 from controlplane.api.common import (
     COMMANDS,
     Accepted,
@@ -39,6 +40,7 @@ from controlplane.api.common import (
     run_command,
 )
 from controlplane.domain import vm as vd
+from controlplane.domain import vm_create
 from controlplane.domain.errors import AlreadyExists
 from controlplane.fleet import Fleet
 from controlplane.repository import Repository
@@ -77,17 +79,20 @@ Description = Annotated[str, msgspec.Meta(max_length=1024)]
 
 
 class DiskBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """A new volume of ``size_gib``, or the existing ``volume`` of the pool."""
+    """A new volume of ``size_gib``, or the existing ``volume`` of the pool; without
+    ``pool_id`` the fleet's default pool (``default_pool_id``)."""
 
     size_gib: SizeGib | None = None
     bus: ve.DiskBus = "virtio"
     device: ve.DiskDevice = "disk"
-    pool_id: Name = "default"
+    pool_id: Name | None = None
     volume: Volume = ""
 
 
 class NicBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    network_id: Name = "default"
+    """A NIC; without ``network_id`` on the fleet's default network (``default_network_id``)."""
+
+    network_id: Name | None = None
     model: ve.NicModel = "virtio"
     mac: Mac | None = None
 
@@ -241,6 +246,11 @@ def _default_id(fleet: Fleet, key: str) -> str:
     return value if isinstance(value, str) and value else "default"
 
 
+def fleet_default(request: web.Request, key: str) -> str:
+    """The pool or network id that fleet setting ``key`` names now (``default`` if none)."""
+    return _default_id(_fleet(request), key)
+
+
 def _spec_command(
     body: CreateVmBody, fleet: Fleet, vm_id: str, task_id: str, key: str
 ) -> vd.Create:
@@ -345,15 +355,19 @@ async def _create(
 ) -> web.Response:
     cmds = request.app[COMMANDS]
     vm_id, task_id = command.vm_id, command.task_id
+    meta = meta_for(request, task_id)
     try:
-        out = await cmds.handler.execute(
-            "vm", vm_id, vd.decider(command), meta_for(request, task_id)
-        )
+        vm_create.check_spec(command)  # before the name is claimed
+        # the name is claimed first: unique among live VMs (docs/reliability.md)
+        await names.claim(cmds.repo, cmds.handler, command.name, vm_id, meta)
+        out = await cmds.handler.execute("vm", vm_id, vd.decider(command), meta)
     except AlreadyExists:
         if key and (seen := cmds.repo.idempotent(key)) is not None:
             return accepted(seen.target_id, seen.task_id, seen.seq)
         raise
     except Exception as exc:
+        if key and (seen := cmds.repo.idempotent(key)) is not None:
+            return accepted(seen.target_id, seen.task_id, seen.seq)
         raise domain_problem(exc, problem_id) from exc
     return accepted(vm_id, task_id, out.seq)
 
@@ -377,6 +391,7 @@ async def create_vm(request: web.Request) -> web.Response:
         command = _template_command(body, cmds.repo, vm_id, task_id, key)
     else:
         command = _spec_command(body, _fleet(request), vm_id, task_id, key)
+        vm_refs.check_parts(cmds.repo, command.disks, command.nics, command.host_id)
     admission.check_pool(cmds.repo, command)  # docs/clusters.md: a pool's limits
     admission.check_failover(cmds.repo, command)  # docs/ha.md: the HA failover share
     return await _create(request, command, key, vm_id)

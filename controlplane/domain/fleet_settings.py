@@ -58,6 +58,10 @@ SPECS: tuple[Spec, ...] = (
     Spec("placement_strategy", "general", "choice", "Placement strategy",
          "spread: least loaded host first; pack: fullest host that fits first",
          static="placement_strategy", choices=("spread", "pack")),
+    Spec("placement_load_weight", "general", "float", "Placement load weight",
+         "weight of the hosts' measured load (metrics) in placement, next to the strategy; "
+         "0 = allocation only",
+         static="placement_load_weight", minimum=0.0, maximum=10.0),
     Spec("default_cpu_overcommit", "general", "float", "Default vCPU overcommit",
          "vCPU overcommit ratio given to newly enrolled hosts",
          static="default_cpu_overcommit", minimum=1.0, maximum=64.0, unit="x"),

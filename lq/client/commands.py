@@ -45,6 +45,21 @@ def output_option(f: F) -> F:
     )(f)
 
 
+def page_options(f: F) -> F:
+    """``--sort`` (a key, ``-key`` descending) and ``--cursor`` (the next page), as the
+    list endpoints take them (docs/api.md, Lists)."""
+    f = click.option("--cursor", help="The next page: the cursor a previous list printed")(f)
+    return click.option("--sort", help="A sort key, or -key for descending")(f)
+
+
+def more(page: dict[str, Any], output: str) -> None:
+    """Under a table, how to get the next page (JSON has ``next_cursor`` in it)."""
+    if output == "table" and page.get("next_cursor"):
+        shown, total = len(page["items"]), page.get("total")
+        of = f" of {total}" if total is not None else ""
+        click.echo(f"({shown}{of} shown; next page: --cursor {page['next_cursor']})", err=True)
+
+
 def wait_options(f: F) -> F:
     f = click.option("--timeout", type=float, default=300.0, show_default=True, help="for --wait")(
         f
@@ -154,6 +169,7 @@ def vm() -> None:
     help="Only templates, or only VMs (default: both)",
 )
 @click.option("--limit", type=click.IntRange(1, 500), default=500)
+@page_options
 @output_option
 def vm_list(  # noqa: PLR0917 - one parameter per click option
     state: str | None,
@@ -161,16 +177,20 @@ def vm_list(  # noqa: PLR0917 - one parameter per click option
     query: str | None,
     template: bool | None,
     limit: int,
+    sort: str | None,
+    cursor: str | None,
     output: str,
 ) -> None:
     """List VMs (and templates)."""
     flag = None if template is None else str(template).lower()
     page = call(
         lambda: api().get(
-            f"{V1}/vms", state=state, host_id=host_id, q=query, template=flag, limit=limit
+            f"{V1}/vms", state=state, host_id=host_id, q=query, template=flag, limit=limit,
+            sort=sort, cursor=cursor,
         )
-    )
+    )  # fmt: skip
     render.dump(page) if output == "json" else render.vms(page)
+    more(page, output)
 
 
 @vm.command("show")
@@ -214,11 +234,13 @@ def host() -> None:
 
 @host.command("list")
 @click.option("--state", help="Only these states (comma-separated)")
+@page_options
 @output_option
-def host_list(state: str | None, output: str) -> None:
+def host_list(state: str | None, sort: str | None, cursor: str | None, output: str) -> None:
     """List hosts with their capacity and allocation."""
-    page = call(lambda: api().get(f"{V1}/hosts", state=state, limit=500))
+    page = call(lambda: api().get(f"{V1}/hosts", state=state, limit=500, sort=sort, cursor=cursor))
     render.dump(page) if output == "json" else render.hosts(page)
+    more(page, output)
 
 
 @host.command("show")
@@ -244,11 +266,24 @@ def task() -> None:
 @click.option("--state", help="Only these states (comma-separated)")
 @click.option("--target", "target_id", help="Only tasks on this VM or host id")
 @click.option("--limit", type=click.IntRange(1, 500), default=50, show_default=True)
+@page_options
 @output_option
-def task_list(state: str | None, target_id: str | None, limit: int, output: str) -> None:
-    """List tasks, newest first."""
-    page = call(lambda: api().get(f"{V1}/tasks", state=state, target_id=target_id, limit=limit))
+def task_list(  # noqa: PLR0917 - one parameter per click option
+    state: str | None,
+    target_id: str | None,
+    limit: int,
+    sort: str | None,
+    cursor: str | None,
+    output: str,
+) -> None:
+    """List tasks, newest first (or as --sort says)."""
+    page = call(
+        lambda: api().get(
+            f"{V1}/tasks", state=state, target_id=target_id, limit=limit, sort=sort, cursor=cursor
+        )
+    )
     render.dump(page) if output == "json" else render.tasks(page)
+    more(page, output)
 
 
 @task.command("show")

@@ -165,7 +165,9 @@ def disk_list(ref: str, output: str) -> None:
 @click.option("--size", callback=_size, help="A new volume of this many GiB")
 @click.option("--volume", default=None, help="Or: an existing volume of the pool")
 @click.option("--bus", type=click.Choice(DISK_BUSES), default=None)
-@click.option("--pool", "pool_id", default=None, help="Storage pool (default: default)")
+@click.option(
+    "--pool", "pool_id", default=None, help="Storage pool (default: the fleet's default pool)"
+)
 @click.option("--cdrom", is_flag=True, help="Attach the volume as a CD-ROM")
 @wait_options
 @output_option
@@ -250,14 +252,14 @@ def nic_list(ref: str, output: str) -> None:
 
 @nic.command("attach")
 @vm_ref
-@click.option("--network", "network_id", default="default", show_default=True)
+@click.option("--network", "network_id", default=None, help="Default: the fleet's default network")
 @click.option("--model", type=click.Choice(NIC_MODELS), default="virtio", show_default=True)
 @click.option("--mac", default=None, help="Default: a new 52:54:00:xx:xx:xx")
 @wait_options
 @output_option
 def nic_attach(  # noqa: PLR0917 - one parameter per click option
     ref: str,
-    network_id: str,
+    network_id: str | None,
     model: str,
     mac: str | None,
     wait: bool,
@@ -265,7 +267,9 @@ def nic_attach(  # noqa: PLR0917 - one parameter per click option
     output: str,
 ) -> None:
     """Attach a NIC on --network."""
-    body: dict[str, Any] = {"network_id": network_id, "model": model}
+    body: dict[str, Any] = {"model": model}
+    if network_id:
+        body["network_id"] = network_id
     if mac:
         body["mac"] = mac
     a = api()

@@ -180,6 +180,23 @@ CREATE TABLE IF NOT EXISTS {schema}.api_tokens (
 );
 CREATE INDEX IF NOT EXISTS api_tokens_user_idx ON {schema}.api_tokens (user_id, created_at DESC);
 
+-- One-time host join tokens (projections/security.py); never the secret or its digest.
+CREATE TABLE IF NOT EXISTS {schema}.join_tokens (
+    id           text PRIMARY KEY,
+    label        text NOT NULL DEFAULT '',
+    labels       jsonb NOT NULL DEFAULT '{}',
+    cluster_id   text,
+    expires_at   timestamptz NOT NULL,
+    used_by      text,
+    used_by_name text,
+    used_at      timestamptz,
+    revoked_at   timestamptz,
+    created_by   text NOT NULL DEFAULT '',
+    created_at   timestamptz NOT NULL,
+    updated_at   timestamptz NOT NULL,
+    seq          bigint NOT NULL
+);
+
 {trgm}
 
 -- Virtual networks, their addresses and security groups (projections/networks.py).
@@ -304,6 +321,8 @@ CREATE TABLE IF NOT EXISTS {schema}.volumes (
     seq              bigint NOT NULL
 );
 CREATE INDEX IF NOT EXISTS volumes_pool_idx ON {schema}.volumes (pool_id, name);
+-- the task of the volume's pending (or last) operation (docs/storage.md)
+ALTER TABLE {schema}.volumes ADD COLUMN IF NOT EXISTS task_id text NOT NULL DEFAULT '';
 
 -- High availability (projections/ha.py): a VM's protection, shown with the VM.
 ALTER TABLE {schema}.vms ADD COLUMN IF NOT EXISTS ha_enabled boolean NOT NULL DEFAULT false;

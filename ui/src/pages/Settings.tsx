@@ -8,6 +8,8 @@ import { Tabs } from '../components/ui/Tabs'
 import { WebhooksLink } from '../components/webhooks/WebhooksLink'
 import { Appearance } from '../components/settings/Appearance'
 import { FleetSettingsForm } from '../components/settings/FleetSettingsForm'
+import { NotificationChannels } from '../components/settings/NotificationChannels'
+import { JoinTokens } from '../components/settings/JoinTokens'
 import { ProcessSettings } from '../components/settings/ProcessSettings'
 import { SettingsHistory } from '../components/settings/SettingsHistory'
 import { changePassword } from '../lib/auth'
@@ -66,7 +68,12 @@ export default function Settings() {
         </>
       )}
       {tab === 'appearance' && <Appearance />}
-      {tab === 'notifications' && canRead && <FleetSettingsForm group="notifications" title="Alert notifications" />}
+      {tab === 'notifications' && canRead && (
+        <>
+          <NotificationChannels />
+          <FleetSettingsForm group="notifications" title="Alert notifications" />
+        </>
+      )}
       {tab === 'security' && <Security />}
       {tab === 'storage' && canRead && <FleetSettingsForm group="storage" title="Storage defaults" />}
       {tab === 'network' && canRead && <FleetSettingsForm group="network" title="Network defaults" />}
@@ -82,12 +89,14 @@ export default function Settings() {
 function Security() {
   const canReadUsers = useCan('user.read')
   const canReadSettings = useCan('settings.read')
+  const canEnroll = useCan('host.enroll')
   return (
     <div className="space-y-4">
       {canReadSettings && <FleetSettingsForm group="security" title="Sign-in and sessions" />}
       {canReadUsers && <Users />}
       {canReadUsers && <Roles />}
       <Tokens />
+      {canEnroll && <JoinTokens />}
     </div>
   )
 }

@@ -15,6 +15,7 @@ import { whyNot, whyNotDetach } from './lifecycleRules'
 import { MAX_DISK_GIB, wholeIn } from './wizard/model'
 import { useCan } from '../../lib/api/security'
 import { useStoragePools } from '../../lib/api/storage'
+import { useFleetDefaultId } from '../../lib/api/settings'
 import { PoolSelect } from './ResourcePickers'
 
 type Pending = { kind: 'attach' } | { kind: 'grow' | 'detach'; disk: VmDisk } | null
@@ -106,7 +107,9 @@ export function DisksTab({ vm, busy }: { vm: Vm; busy: boolean }) {
 function AttachDiskDialog({ vm, onClose }: { vm: Vm; onClose: () => void }) {
   const [size, setSize] = useState('10')
   const [bus, setBus] = useState<DiskBus>('virtio')
-  const [pool, setPool] = useState('default')
+  const fleetPool = useFleetDefaultId('default_pool_id')
+  const [typedPool, setPool] = useState<string | null>(null)
+  const pool = typedPool ?? fleetPool
   const [touched, setTouched] = useState(false)
   const pools = useStoragePools()
   const gib = wholeIn(size, 1, MAX_DISK_GIB)

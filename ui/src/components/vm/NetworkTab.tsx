@@ -14,6 +14,7 @@ import { CommandDialog } from './CommandDialog'
 import { whyNot } from './lifecycleRules'
 import { useCan } from '../../lib/api/security'
 import { useNetworks } from '../../lib/api/networks'
+import { useFleetDefaultId } from '../../lib/api/settings'
 import { NetworkSelect } from './ResourcePickers'
 
 type Pending = { kind: 'attach' } | { kind: 'update' | 'detach'; nic: VmNic } | null
@@ -114,7 +115,9 @@ export function NetworkTab({ vm, busy }: { vm: Vm; busy: boolean }) {
 }
 
 function AttachNicDialog({ vm, onClose }: { vm: Vm; onClose: () => void }) {
-  const [network, setNetwork] = useState('default')
+  const fleetNetwork = useFleetDefaultId('default_network_id')
+  const [typedNetwork, setNetwork] = useState<string | null>(null)
+  const network = typedNetwork ?? fleetNetwork
   const [model, setModel] = useState<NicModel>('virtio')
   const [touched, setTouched] = useState(false)
   const networks = useNetworks()

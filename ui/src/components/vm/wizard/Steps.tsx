@@ -8,6 +8,7 @@ import { formatMiB } from '../../../lib/format'
 import type { Network } from '../../../lib/api/networks'
 import type { StoragePool } from '../../../lib/api/storage'
 import { NetworkSelect, PoolSelect, poolsNeedingPin } from '../ResourcePickers'
+import { useFleetDefaultId } from '../../../lib/api/settings'
 import { MAX_DISKS, MAX_HA_PRIORITY, MAX_NICS, NEW_DISK, NEW_NIC, STEPS, type WizardState } from './model'
 
 export interface StepProps {
@@ -175,6 +176,7 @@ function RowTable({ head, children }: { head: string[]; children: ReactNode }) {
 }
 
 export function DisksStep({ s, set, err, template, pools, hosts }: StepProps & { template: Vm | undefined; pools: StoragePool[] | undefined; hosts: Host[] | undefined }) {
+  const fleetPool = useFleetDefaultId('default_pool_id')
   if (s.source === 'template') {
     return (
       <div className="text-sm text-muted" data-testid="template-disks">
@@ -234,7 +236,7 @@ export function DisksStep({ s, set, err, template, pools, hosts }: StepProps & {
       ))}
       {err('disks') && <p className="text-xs text-bad">{err('disks')}</p>}
       <div>
-        <Button icon={<Plus className="size-4" />} disabled={s.disks.length >= MAX_DISKS} onClick={() => set({ disks: [...s.disks, { ...NEW_DISK }] })}>
+        <Button icon={<Plus className="size-4" />} disabled={s.disks.length >= MAX_DISKS} onClick={() => set({ disks: [...s.disks, { ...NEW_DISK, pool_id: fleetPool }] })}>
           Add disk
         </Button>
       </div>
@@ -243,6 +245,7 @@ export function DisksStep({ s, set, err, template, pools, hosts }: StepProps & {
 }
 
 export function NetworkStep({ s, set, err, template, networks }: StepProps & { template?: Vm; networks: Network[] | undefined }) {
+  const fleetNetwork = useFleetDefaultId('default_network_id')
   if (s.source === 'template') {
     return (
       <div className="text-sm text-muted" data-testid="template-nics">
@@ -290,7 +293,7 @@ export function NetworkStep({ s, set, err, template, networks }: StepProps & { t
       {err('nics') && <p className="text-xs text-bad">{err('nics')}</p>}
       <p className="text-xs text-subtle">Network &quot;default&quot; is the host&apos;s libvirt network of that name, or user-mode networking where the host has none; the others are the virtual networks of the Virtual networks page. MAC addresses are assigned by LimiQuantix and never change.</p>
       <div>
-        <Button icon={<Plus className="size-4" />} disabled={s.nics.length >= MAX_NICS} onClick={() => set({ nics: [...s.nics, { ...NEW_NIC }] })}>
+        <Button icon={<Plus className="size-4" />} disabled={s.nics.length >= MAX_NICS} onClick={() => set({ nics: [...s.nics, { ...NEW_NIC, network_id: fleetNetwork }] })}>
           Add NIC
         </Button>
       </div>
