@@ -119,7 +119,8 @@ cmd_test() {
         (cd ui && npm test --silent)
     fi
     log "pytest"
-    "$VENV/bin/python" -m pytest -p no:cacheprovider "$@"
+    # the 25 slowest tests are listed at the end: the run has a time budget (docs/testing.md)
+    "$VENV/bin/python" -m pytest -p no:cacheprovider --durations=25 "$@"
 }
 
 cmd_wheel() {
