@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from lq.client import render
-from lq.client.commands import V1, api, call, output_option
+from lq.client.commands import V1, api, call, list_options, more, output_option, page_options
 
 STATUSES = ("open", "firing", "acknowledged", "resolved")
 SEVERITIES = ("critical", "warning", "info")
@@ -33,6 +33,7 @@ def alert() -> None:
 @click.option("--scope", "scope_id", help="one VM's or host's id")
 @click.option("-q", "--search", "q", help="substring of rule, message or scope")
 @click.option("-n", "--limit", type=click.IntRange(1, 500), default=100, show_default=True)
+@page_options
 @output_option
 def list_(  # noqa: PLR0917 - one parameter per click option
     status: str | None,
@@ -40,14 +41,17 @@ def list_(  # noqa: PLR0917 - one parameter per click option
     scope_id: str | None,
     q: str | None,
     limit: int,
+    sort: str | None,
+    cursor: str | None,
     output: str,
 ) -> None:
-    """Alerts, newest first."""
+    """Alerts, newest first (or as --sort says)."""
     page = call(
         lambda: api().get(
-            f"{V1}/alerts", status=status, severity=severity, scope_id=scope_id, q=q, limit=limit
+            f"{V1}/alerts", status=status, severity=severity, scope_id=scope_id, q=q, limit=limit,
+            sort=sort, cursor=cursor,
         )
-    )
+    )  # fmt: skip
     if output == "json":
         render.dump(page)
         return
@@ -61,6 +65,7 @@ def list_(  # noqa: PLR0917 - one parameter per click option
     )  # fmt: skip
     counts = page.get("open_by_severity") or {}
     click.echo("open: " + ", ".join(f"{counts.get(s, 0)} {s}" for s in SEVERITIES))
+    more(page, output)
 
 
 @alert.command("show")
@@ -93,12 +98,13 @@ alert.add_command(_act("resolve", "Resolve an alert by hand."))
 
 @alert.group("rules", invoke_without_command=True)
 @output_option
+@list_options()
 @click.pass_context
-def rules(ctx: click.Context, output: str) -> None:
+def rules(ctx: click.Context, paging: dict[str, Any], output: str) -> None:
     """The alert rules in effect; ``enable``, ``disable`` or ``reset`` one."""
     if ctx.invoked_subcommand is not None:
         return
-    page = call(lambda: api().get(f"{V1}/alert-rules"))
+    page = call(lambda: api().get(f"{V1}/alert-rules", **paging))
     if output == "json":
         render.dump(page)
         return
@@ -110,6 +116,7 @@ def rules(ctx: click.Context, output: str) -> None:
             for r in page["items"]
         ],
     )  # fmt: skip
+    more(page, output)
 
 
 def _rule_command(verb: str, doc: str) -> click.Command:
@@ -138,10 +145,11 @@ def silence() -> None:
 
 @silence.command("list")
 @click.option("--active/--all", default=False, help="only those in force now")
+@list_options()
 @output_option
-def silence_list(active: bool, output: str) -> None:
+def silence_list(active: bool, paging: dict[str, Any], output: str) -> None:
     """Silences, newest first."""
-    page = call(lambda: api().get(f"{V1}/silences", active="true" if active else None))
+    page = call(lambda: api().get(f"{V1}/silences", active="true" if active else None, **paging))
     if output == "json":
         render.dump(page)
         return
@@ -153,6 +161,7 @@ def silence_list(active: bool, output: str) -> None:
             for s in page["items"]
         ],
     )  # fmt: skip
+    more(page, output)
 
 
 @silence.command("create")

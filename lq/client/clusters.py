@@ -17,7 +17,17 @@ from typing import Any
 import click
 
 from lq.client import render
-from lq.client.commands import V1, api, call, finish, output_option, resolve_vm, wait_options
+from lq.client.commands import (
+    V1,
+    api,
+    call,
+    finish,
+    list_options,
+    more,
+    output_option,
+    resolve_vm,
+    wait_options,
+)
 from lq.client.fleet import resolve_host
 from lq.client.http import Api
 
@@ -50,10 +60,11 @@ def cluster() -> None:
 
 
 @cluster.command("list")
+@list_options()
 @output_option
-def cluster_list(output: str) -> None:
+def cluster_list(paging: dict[str, Any], output: str) -> None:
     """Clusters with their hosts, VMs, capacity and allocation."""
-    page = call(lambda: api().get(f"{V1}/clusters"))
+    page = call(lambda: api().get(f"{V1}/clusters", **paging))
     if output == "json":
         render.dump(page)
         return
@@ -67,6 +78,7 @@ def cluster_list(output: str) -> None:
             for c in page["items"]
         ],
     )  # fmt: skip
+    more(page, output)
 
 
 @cluster.command("show")
@@ -137,12 +149,13 @@ def pool() -> None:
 
 @pool.command("list")
 @click.argument("ref")
+@list_options()
 @output_option
-def pool_list(ref: str, output: str) -> None:
+def pool_list(ref: str, paging: dict[str, Any], output: str) -> None:
     """The cluster's resource pools with what their VMs use."""
     a = api()
     cid = _find(a, "clusters", ref, "cluster")["id"]
-    page = call(lambda: a.get(f"{V1}/clusters/{cid}/resource-pools"))
+    page = call(lambda: a.get(f"{V1}/clusters/{cid}/resource-pools", **paging))
     if output == "json":
         render.dump(page)
         return
@@ -155,6 +168,7 @@ def pool_list(ref: str, output: str) -> None:
             for p in page["items"]
         ],
     )  # fmt: skip
+    more(page, output)
 
 
 @pool.command("create")
@@ -203,10 +217,11 @@ def affinity() -> None:
 
 
 @affinity.command("list")
+@list_options()
 @output_option
-def affinity_list(output: str) -> None:
+def affinity_list(paging: dict[str, Any], output: str) -> None:
     """Every affinity rule."""
-    page = call(lambda: api().get(f"{V1}/affinity-rules"))
+    page = call(lambda: api().get(f"{V1}/affinity-rules", **paging))
     if output == "json":
         render.dump(page)
         return
@@ -218,6 +233,7 @@ def affinity_list(output: str) -> None:
             for r in page["items"]
         ],
     )  # fmt: skip
+    more(page, output)
 
 
 @affinity.command("create")
@@ -270,12 +286,15 @@ def drs() -> None:
 @drs.command("list")
 @click.option("--state", help="only these states (comma-separated), e.g. pending")
 @click.option("--cluster", "cluster_ref", help="only this cluster's")
+@list_options()
 @output_option
-def drs_list(state: str | None, cluster_ref: str | None, output: str) -> None:
+def drs_list(
+    state: str | None, cluster_ref: str | None, paging: dict[str, Any], output: str
+) -> None:
     """Recommendations, newest first."""
     a = api()
     cid = _find(a, "clusters", cluster_ref, "cluster")["id"] if cluster_ref else None
-    page = call(lambda: a.get(f"{V1}/drs/recommendations", state=state, cluster_id=cid))
+    page = call(lambda: a.get(f"{V1}/drs/recommendations", state=state, cluster_id=cid, **paging))
     if output == "json":
         render.dump(page)
         return
@@ -288,6 +307,7 @@ def drs_list(state: str | None, cluster_ref: str | None, output: str) -> None:
             for r in page["items"]
         ],
     )  # fmt: skip
+    more(page, output)
 
 
 def _act(rec_id: str, verb: str, body: Any = None) -> tuple[Api, dict[str, Any]]:

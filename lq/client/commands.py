@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from functools import partial
-from typing import Any, TypeVar
+from functools import partial, wraps
+from typing import Any, TypeVar, cast
 
 import click
 from click.shell_completion import CompletionItem
@@ -50,6 +50,30 @@ def page_options(f: F) -> F:
     list endpoints take them (docs/api.md, Lists)."""
     f = click.option("--cursor", help="The next page: the cursor a previous list printed")(f)
     return click.option("--sort", help="A sort key, or -key for descending")(f)
+
+
+def list_options(default_limit: int | None = None) -> Callable[[F], F]:
+    """``--limit``, ``--sort`` and ``--cursor`` for a list command, handed to it as one
+    ``paging`` dict of query parameters (``api().get(path, **paging)``; unset ones are left
+    out, so the endpoint's default page size and order apply). ``more`` then prints the
+    next page's cursor."""
+
+    def decorate(f: F) -> F:
+        @wraps(f)
+        def command(*args: Any, limit: int | None, sort: str | None, cursor: str | None,
+                    **kwargs: Any) -> Any:  # fmt: skip
+            return f(*args, paging={"limit": limit, "sort": sort, "cursor": cursor}, **kwargs)
+
+        limited = click.option(
+            "--limit",
+            type=click.IntRange(1, 500),
+            default=default_limit,
+            show_default=default_limit is not None,
+            help="Items per page" + ("" if default_limit else " (default: the endpoint's)"),
+        )(command)
+        return cast("F", page_options(limited))
+
+    return decorate
 
 
 def more(page: dict[str, Any], output: str) -> None:
@@ -234,11 +258,15 @@ def host() -> None:
 
 @host.command("list")
 @click.option("--state", help="Only these states (comma-separated)")
+@click.option("--limit", type=click.IntRange(1, 500), default=500, show_default=True)
 @page_options
 @output_option
-def host_list(state: str | None, sort: str | None, cursor: str | None, output: str) -> None:
+def host_list(state: str | None, limit: int, sort: str | None, cursor: str | None,
+              output: str) -> None:  # fmt: skip
     """List hosts with their capacity and allocation."""
-    page = call(lambda: api().get(f"{V1}/hosts", state=state, limit=500, sort=sort, cursor=cursor))
+    page = call(
+        lambda: api().get(f"{V1}/hosts", state=state, limit=limit, sort=sort, cursor=cursor)
+    )
     render.dump(page) if output == "json" else render.hosts(page)
     more(page, output)
 
@@ -345,9 +373,10 @@ def _show_events(items: list[dict[str, Any]], output: str) -> int:
 
 def register(main: click.Group) -> None:
     """Add the client commands to ``main`` (``lq.cli``)."""
-    from lq.client import clusters, contexts, fleet, vm_create, vm_lifecycle, vm_parts
+    from lq.client import clusters, contexts, fleet, join_tokens, vm_create, vm_lifecycle, vm_parts
 
     vm_create.add(vm)
+    join_tokens.add(host)
     vm_lifecycle.add(vm, task)
     vm_parts.add(vm)
     fleet.add(vm, host)

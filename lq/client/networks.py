@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from lq.client import render
-from lq.client.commands import V1, api, call, output_option
+from lq.client.commands import V1, api, call, list_options, more, output_option
 
 TYPES = ["isolated", "nat", "bridge", "vlan"]
 
@@ -46,10 +46,11 @@ def network() -> None:
 
 @network.command("list")
 @click.option("--type", "kind", type=click.Choice(TYPES), help="only this type")
+@list_options()
 @output_option
-def network_list(kind: str | None, output: str) -> None:
+def network_list(kind: str | None, paging: dict[str, Any], output: str) -> None:
     """Networks with their subnet, DHCP range, hosts and connected VMs."""
-    page = call(lambda: api().get(f"{V1}/networks", type=kind))
+    page = call(lambda: api().get(f"{V1}/networks", type=kind, **paging))
     if output == "json":
         render.dump(page)
         return
@@ -63,6 +64,7 @@ def network_list(kind: str | None, output: str) -> None:
             for n in page["items"]
         ],
     )  # fmt: skip
+    more(page, output)
 
 
 @network.command("create")
@@ -111,10 +113,11 @@ def _rule_text(r: dict[str, Any], names: dict[str, str]) -> str:
 
 
 @sg.command("list")
+@list_options()
 @output_option
-def sg_list(output: str) -> None:
+def sg_list(paging: dict[str, Any], output: str) -> None:
     """Groups with their rules in order and the NICs they filter."""
-    page = call(lambda: api().get(f"{V1}/security-groups"))
+    page = call(lambda: api().get(f"{V1}/security-groups", **paging))
     if output == "json":
         render.dump(page)
         return
@@ -126,6 +129,7 @@ def sg_list(output: str) -> None:
             click.echo("   " + _rule_text(r, names))
         if not g["rules"]:
             click.echo("   (no rules: nothing inbound is allowed)")
+    more(page, output)
 
 
 @sg.command("create")

@@ -14,7 +14,16 @@ from typing import Any
 import click
 
 from lq.client import render
-from lq.client.commands import V1, api, call, finish, output_option, wait_options
+from lq.client.commands import (
+    V1,
+    api,
+    call,
+    finish,
+    list_options,
+    more,
+    output_option,
+    wait_options,
+)
 
 GIB = 1024**3
 LISTS = ("devices", "monitors")
@@ -69,10 +78,11 @@ def pool() -> None:
 
 
 @pool.command("list")
+@list_options(500)
 @output_option
-def pool_list(output: str) -> None:
+def pool_list(paging: dict[str, Any], output: str) -> None:
     """Pools with their state, allocation and hosts."""
-    page = call(lambda: api().get(f"{V1}/storage-pools", limit=500))
+    page = call(lambda: api().get(f"{V1}/storage-pools", **paging))
     if output == "json":
         render.dump(page)
         return
@@ -85,6 +95,7 @@ def pool_list(output: str) -> None:
             for p in page["items"]
         ],
     )  # fmt: skip
+    more(page, output)
 
 
 @pool.command("create")
@@ -127,11 +138,12 @@ def volume() -> None:
 
 @volume.command("list")
 @click.option("--pool", "pool_ref", help="only this pool (id or name)")
+@list_options(500)
 @output_option
-def volume_list(pool_ref: str | None, output: str) -> None:
+def volume_list(pool_ref: str | None, paging: dict[str, Any], output: str) -> None:
     """Volumes with their pool, size, state and the VMs using them."""
     pid = _pool_id(pool_ref) if pool_ref else None
-    page = call(lambda: api().get(f"{V1}/volumes", pool_id=pid, limit=500))
+    page = call(lambda: api().get(f"{V1}/volumes", pool_id=pid, **paging))
     if output == "json":
         render.dump(page)
         return
@@ -143,6 +155,7 @@ def volume_list(pool_ref: str | None, output: str) -> None:
             for v in page["items"]
         ],
     )  # fmt: skip
+    more(page, output)
 
 
 @volume.command("create")

@@ -19,6 +19,8 @@ from lq.client.commands import (
     call,
     complete_vms,
     finish,
+    list_options,
+    more,
     output_option,
     resolve_vm,
     wait_flag,
@@ -150,11 +152,13 @@ def template() -> None:
 
 
 @template.command("list")
+@list_options(500)
 @output_option
-def template_list(output: str) -> None:
+def template_list(paging: dict[str, Any], output: str) -> None:
     """List templates."""
-    page = call(lambda: api().get(f"{V1}/vms", template="true", limit=500))
+    page = call(lambda: api().get(f"{V1}/vms", template="true", **paging))
     render.dump(page) if output == "json" else render.vms(page)
+    more(page, output)
 
 
 @click.command("cancel")

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from lq.client import render
-from lq.client.commands import V1, api, call, output_option
+from lq.client.commands import V1, api, call, list_options, more, output_option
 
 
 def _cell(value: Any) -> str:
@@ -26,10 +26,11 @@ def webhook() -> None:
 
 
 @webhook.command("list")
+@list_options()
 @output_option
-def list_(output: str) -> None:
+def list_(paging: dict[str, Any], output: str) -> None:
     """Subscriptions with their filters and delivery counts."""
-    page = call(lambda: api().get(f"{V1}/webhooks"))
+    page = call(lambda: api().get(f"{V1}/webhooks", **paging))
     if output == "json":
         render.dump(page)
         return
@@ -42,6 +43,7 @@ def list_(output: str) -> None:
             for w in page["items"]
         ],
     )  # fmt: skip
+    more(page, output)
 
 
 @webhook.command("create")

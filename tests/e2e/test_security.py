@@ -88,3 +88,65 @@ def test_join_tokens_card(page: Any, stack: Stack, shots: Path) -> None:
     listed = stack.api("GET", "/join-tokens?state=revoked")["items"]
     assert [t["label"] for t in listed if t["label"] == label] == [label]
     assert all("token" not in t for t in listed)
+
+
+def test_a_cluster_bound_operator_sees_actions_in_its_cluster_only(
+    browser: Any, stack: Stack, shots: Path
+) -> None:
+    """viewer everywhere + operator on one cluster: the dashboard hides a VM's and its
+    host's actions while the operator's cluster is another one, and offers them once the
+    operator is bound to the VM's cluster too (the API enforces the same)."""
+    tag = uuid.uuid4().hex[:6]
+    hosts = stack.api("GET", "/hosts?limit=500")["items"]
+    host = next(h for h in hosts if h["state"] == "connected")
+    made: list[tuple[str, str | None]] = []  # clusters this test made (and the host it added)
+    vm_id = user_id = ""
+    try:
+        home = host.get("cluster_id")  # another test may have put the host in a cluster
+        if not home:
+            home = stack.api("POST", "/clusters", {"name": f"home-{tag}"})["cluster_id"]
+            stack.api("POST", f"/clusters/{home}/actions/add-host", {"host_id": host["id"]})
+            made.append((home, host["id"]))
+        elsewhere = stack.api("POST", "/clusters", {"name": f"elsewhere-{tag}"})["cluster_id"]
+        made.append((elsewhere, None))
+        body = {"name": f"scoped-{tag}", "vcpus": 1, "memory_mib": 64, "host_id": host["id"],
+                "start": False}  # fmt: skip
+        vm_id = stack.api("POST", "/vms", body)["vm_id"]
+        stack.wait_vm_state(vm_id, "stopped")
+        name = f"op-{tag}"
+        roles = [{"role": "viewer"}, {"role": "operator", "scope": f"cluster:{elsewhere}"}]
+        user_id = stack.api("POST", "/users", {"username": name, "password": "op-password-1",
+                                               "roles": roles})["user_id"]  # fmt: skip
+        ctx = browser.new_context(base_url=stack.url, viewport={"width": 1440, "height": 900})
+        op = ctx.new_page()
+        op.set_default_timeout(15_000)
+        start = op.get_by_role("button", name="Start", exact=True)
+        maintenance = op.get_by_role("button", name=re.compile("(Enter|Exit) maintenance"))
+        try:
+            login(op, name, "op-password-1", f"/vms/{vm_id}")
+            expect(op.get_by_role("heading", name=f"scoped-{tag}")).to_be_visible()
+            expect(op.get_by_text("stopped").first).to_be_visible()
+            expect(start).to_have_count(0)
+            op.goto(f"/hosts/{host['id']}")
+            expect(op.get_by_role("heading", name=host["name"])).to_be_visible()
+            expect(maintenance).to_have_count(0)
+
+            scope = {"role": "operator", "scope": f"cluster:{home}"}
+            stack.api("POST", f"/users/{user_id}/role-bindings", scope)
+            op.goto(f"/vms/{vm_id}")
+            expect(start).to_be_enabled()
+            op.screenshot(path=str(shots / "cluster-operator-vm.png"))
+            op.goto(f"/hosts/{host['id']}")
+            expect(maintenance).to_be_visible()
+        finally:
+            ctx.close()
+    finally:
+        if vm_id:
+            stack.api("DELETE", f"/vms/{vm_id}")
+            stack.wait_vm_state(vm_id, "deleted")  # its host leaves the cluster empty
+        if user_id:
+            stack.api("DELETE", f"/users/{user_id}")
+        for cid, added in made:
+            if added:
+                stack.api("POST", f"/clusters/{cid}/actions/remove-host", {"host_id": added})
+            stack.api("DELETE", f"/clusters/{cid}")

@@ -6,6 +6,7 @@ effect read back through the CLI itself."""
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +104,31 @@ async def test_clusters_pools_and_affinity_rules(make_stack: StackFactory, tmp_p
     await lq("cluster", "pool", "delete", "prod", "gold")
     assert (await lq.json("cluster", "pool", "list", "prod"))["items"] == []
 
+    # join tokens: the secret printed once (never listed), paged like every list, revoked
+    made = await lq("host", "join-token", "create", "--label", "rack-2", "--cluster", "prod",
+                    "--host-label", "rack=r2", "--expires-in", "3600")  # fmt: skip
+    secret = made.stdout.split("token:", 1)[1].split()[0]
+    assert secret.startswith("lqj_") and "shown only now" in made.stdout
+    spare = await lq.json("host", "join-token", "create", "--label", "spare")
+    assert spare["token"].startswith("lqj_") and spare["cluster_id"] is None
+    listed = await lq.json("host", "join-token", "list")
+    assert {t["label"]: (t["state"], t["cluster_id"], t["labels"]) for t in listed["items"]} == {
+        "rack-2": ("active", shown["id"], {"rack": "r2"}),
+        "spare": ("active", None, {}),
+    }
+    assert secret not in json.dumps(listed) and spare["token"] not in json.dumps(listed)
+    first = await lq("host", "join-token", "list", "--limit", "1", "--sort", "label")
+    assert "rack-2" in first.stdout and "spare" not in first.stdout
+    cursor = first.output.rsplit("--cursor ", 1)[1].split(")")[0]
+    rest = await lq.json("host", "join-token", "list", "--limit", "1", "--sort", "label",
+                         "--cursor", cursor)  # fmt: skip
+    assert [t["label"] for t in rest["items"]] == ["spare"] and rest["next_cursor"] is None
+    assert "revoked" in (await lq("host", "join-token", "revoke", spare["token_id"])).stdout
+    revoked = await lq.json("host", "join-token", "list", "--state", "revoked")
+    assert [t["id"] for t in revoked["items"]] == [spare["token_id"]]
+    unknown_token = await lq("host", "join-token", "revoke", "no-such-token", ok=False)
+    assert unknown_token.exit_code == 1 and "404" in unknown_token.output
+
     busy = await lq("cluster", "delete", "prod", ok=False)
     assert busy.exit_code == 1 and "409" in busy.output
     await lq("cluster", "remove-host", "prod", "sim-1")
@@ -119,6 +145,11 @@ async def test_clusters_pools_and_affinity_rules(make_stack: StackFactory, tmp_p
                            "--host", "sim-1", "--disabled")  # fmt: skip
     rules = {x["name"]: x for x in (await lq.json("affinity", "list"))["items"]}
     assert rules["on-1"]["host_ids"] == [h1] and rules["on-1"]["enabled"] is False
+    by_name = await lq.json("affinity", "list", "--limit", "1", "--sort", "-name")
+    assert [x["name"] for x in by_name["items"]] == ["on-1"] and by_name["next_cursor"]
+    after = await lq.json("affinity", "list", "--limit", "1", "--sort", "-name",
+                          "--cursor", by_name["next_cursor"])  # fmt: skip
+    assert [x["name"] for x in after["items"]] == ["apart"]
     assert "vm_anti_affinity" in (await lq("affinity", "list")).stdout
     await lq("affinity", "delete", "apart")
     await lq("affinity", "delete", pinned["rule_id"])

@@ -86,7 +86,7 @@ function Summary({ c }: { c: Detail }) {
 }
 
 function Hosts({ c }: { c: Detail }) {
-  const canManage = useCan('cluster.manage')
+  const canManage = useCan('cluster.manage', { clusterId: c.id })
   const all = useHosts({ limit: 500 })
   const [pick, setPick] = useState('')
   const add = useClusterChange(clusters.addHost, 'Host added')
@@ -152,7 +152,7 @@ function Vms({ c }: { c: Detail }) {
 }
 
 function Pools({ c }: { c: Detail }) {
-  const canManage = useCan('cluster.manage')
+  const canManage = useCan('cluster.manage', { clusterId: c.id })
   const [name, setName] = useState('')
   const [cpuLimit, setCpuLimit] = useState(0)
   const [memLimit, setMemLimit] = useState(0)
@@ -199,7 +199,7 @@ function Pools({ c }: { c: Detail }) {
 }
 
 function Settings({ c }: { c: Detail }) {
-  const canManage = useCan('cluster.manage')
+  const canManage = useCan('cluster.manage', { clusterId: c.id })
   const [ha, setHa] = useState<HaSettings>(c.ha)
   const [drs, setDrs] = useState<DrsSettings>(c.drs)
   const save = useClusterChange(clusters.update, 'Settings saved')

@@ -13,7 +13,7 @@ import type { Host } from '../../lib/api/types'
  * happens, and the refusal is shown in the dialog.
  */
 export function HostMaintenanceButton({ host }: { host: Host }) {
-  const canAct = useCan('host.maintenance')
+  const canAct = useCan('host.maintenance', { clusterId: host.cluster_id })
   const [open, setOpen] = useState(false)
   const enter = useClusterChange(clusters.enterMaintenance, 'Entering maintenance: VMs are being moved away')
   const exit = useClusterChange(clusters.exitMaintenance, 'Host left maintenance')

@@ -4,13 +4,13 @@ import { Button } from '../ui/Button'
 import { Dialog } from '../ui/Dialog'
 import { FormField, ProblemBox, selectClass } from '../ui/Form'
 import { useHosts } from '../../lib/api/hooks'
-import { useCan } from '../../lib/api/security'
+import { useCanOnVm } from '../../lib/api/scope'
 import { clusters, useClusterChange } from '../../lib/api/clusters'
 import type { Vm } from '../../lib/api/types'
 
 /** Migrate a running (live) or stopped (cold) VM, to a chosen host or wherever placement says. */
 export function MigrateButton({ vm }: { vm: Vm }) {
-  const canAct = useCan('vm.power')
+  const canAct = useCanOnVm('vm.power', vm)
   const [open, setOpen] = useState(false)
   const [target, setTarget] = useState('')
   const hosts = useHosts({ limit: 200 })

@@ -28,7 +28,7 @@ export function LabelChips({ labels }: { labels: Record<string, string> | null |
 }
 
 export function HostLabelsCard({ host }: { host: Host }) {
-  const canEdit = useCan('cluster.manage')
+  const canEdit = useCan('cluster.manage', { clusterId: host.cluster_id })
   const [open, setOpen] = useState(false)
   return (
     <Card

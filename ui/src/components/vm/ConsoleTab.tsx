@@ -16,7 +16,7 @@ import { FitAddon } from '@xterm/addon-fit'
 import RFB from '@novnc/novnc'
 import '@xterm/xterm/css/xterm.css'
 import type { Vm } from '../../lib/api/types'
-import { useCan } from '../../lib/api/security'
+import { useCanOnVm } from '../../lib/api/scope'
 import { accessToken } from '../../lib/auth'
 import { cn } from '../../lib/format'
 import { Button } from '../ui/Button'
@@ -53,7 +53,7 @@ export function ConsoleTab({ vm, vmId }: { vm: Vm; vmId?: string }) {
   const [status, setStatus] = useState<Status>({ state: 'connecting' })
   const [rfb, setRfb] = useState<RFB | null>(null)
   const running = vm.state === 'running'
-  const allowed = useCan('vm.console')
+  const allowed = useCanOnVm('vm.console', vm)
   const reconnect = useCallback(() => setAttempt((n) => n + 1), [])
 
   if (!allowed) {

@@ -13,7 +13,7 @@ import { Checkbox, FormField, inputClass, selectClass } from '../ui/Form'
 import { CommandDialog } from './CommandDialog'
 import { whyNot, whyNotDetach } from './lifecycleRules'
 import { MAX_DISK_GIB, wholeIn } from './wizard/model'
-import { useCan } from '../../lib/api/security'
+import { useCanOnVm } from '../../lib/api/scope'
 import { useStoragePools } from '../../lib/api/storage'
 import { useFleetDefaultId } from '../../lib/api/settings'
 import { PoolSelect } from './ResourcePickers'
@@ -23,7 +23,7 @@ type Pending = { kind: 'attach' } | { kind: 'grow' | 'detach'; disk: VmDisk } | 
 export function DisksTab({ vm, busy }: { vm: Vm; busy: boolean }) {
   const disks = useDisks(vm)
   const [pending, setPending] = useState<Pending>(null)
-  const canChange = useCan('vm.configure')
+  const canChange = useCanOnVm('vm.configure', vm)
   const whyAttach = whyNot('attach-disk', vm, busy)
   const whyGrow = whyNot('resize-disk', vm, busy)
   const items = disks.data ?? []

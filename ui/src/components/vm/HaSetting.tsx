@@ -8,7 +8,7 @@ import { Pencil, ShieldCheck } from 'lucide-react'
 import { Button } from '../ui/Button'
 import { Checkbox, FormField, inputClass } from '../ui/Form'
 import { CommandDialog } from './CommandDialog'
-import { useCan } from '../../lib/api/security'
+import { useCanOnVm } from '../../lib/api/scope'
 import { lifecycle } from '../../lib/api/lifecycle'
 import { wholeIn, MAX_HA_PRIORITY } from './wizard/model'
 import type { Vm } from '../../lib/api/types'
@@ -20,7 +20,7 @@ export function haText(vm: Pick<Vm, 'ha_enabled' | 'ha_priority'>): string {
 }
 
 export function HaSetting({ vm }: { vm: Vm }) {
-  const canConfigure = useCan('vm.configure')
+  const canConfigure = useCanOnVm('vm.configure', vm)
   const [open, setOpen] = useState(false)
   const editable = canConfigure && !vm.template && vm.state !== 'deleted'
   return (

@@ -12,7 +12,7 @@ import { EmptyState, ErrorState, Spinner } from '../ui/Feedback'
 import { FormField, selectClass } from '../ui/Form'
 import { CommandDialog } from './CommandDialog'
 import { whyNot } from './lifecycleRules'
-import { useCan } from '../../lib/api/security'
+import { useCanOnVm } from '../../lib/api/scope'
 import { useNetworks } from '../../lib/api/networks'
 import { useFleetDefaultId } from '../../lib/api/settings'
 import { NetworkSelect } from './ResourcePickers'
@@ -23,7 +23,7 @@ const NETWORK_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/
 export function NetworkTab({ vm, busy }: { vm: Vm; busy: boolean }) {
   const nics = useNics(vm)
   const [pending, setPending] = useState<Pending>(null)
-  const canChange = useCan('vm.configure')
+  const canChange = useCanOnVm('vm.configure', vm)
   const whyAttach = whyNot('attach-nic', vm, busy)
   const whyUpdate = whyNot('update-nic', vm, busy)
   const whyDetach = whyNot('detach-nic', vm, busy)

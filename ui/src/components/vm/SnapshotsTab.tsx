@@ -15,14 +15,14 @@ import { buildSnapshotTree, flattenTree } from './snapshotTree'
 import { whyNot } from './lifecycleRules'
 import { NAME_RE } from './wizard/model'
 import { cn, formatDateTime, timeAgo } from '../../lib/format'
-import { useCan } from '../../lib/api/security'
+import { useCanOnVm } from '../../lib/api/scope'
 
 type Pending = { kind: 'create' } | { kind: 'revert' | 'delete'; snap: Snapshot } | null
 
 export function SnapshotsTab({ vm, busy }: { vm: Vm; busy: boolean }) {
   const snaps = useSnapshots(vm.id)
   const [pending, setPending] = useState<Pending>(null)
-  const canChange = useCan('vm.configure')
+  const canChange = useCanOnVm('vm.configure', vm)
   const rows = useMemo(() => flattenTree(buildSnapshotTree(snaps.data ?? [], vm.current_snapshot_id)), [snaps.data, vm.current_snapshot_id])
   const whyCreate = whyNot('snapshot', vm, busy)
   const whyRevert = whyNot('revert', vm, busy)

@@ -10,7 +10,7 @@ import { lifecycle, useVmCommand, type PowerVerb } from '../../lib/api/lifecycle
 import { isTaskActive, type Vm } from '../../lib/api/types'
 import { Button } from '../ui/Button'
 import { ContextMenu, type MenuItem } from '../ui/ContextMenu'
-import { useCan } from '../../lib/api/security'
+import { useCanOnVm } from '../../lib/api/scope'
 import { whyNot, type LifecycleAction } from './lifecycleRules'
 import { VmActionDialog, type DialogKind } from './VmActionDialogs'
 
@@ -23,10 +23,10 @@ export function useVmBusy(vm: Pick<Vm, 'task_id'>): boolean {
 export function VmActionBar({ vm }: { vm: Vm }) {
   const busyTask = useVmBusy(vm)
   const cmd = useVmCommand()
-  const canPower = useCan('vm.power')
-  const canDelete = useCan('vm.delete')
-  const canCreate = useCan('vm.create')
-  const canConfigure = useCan('vm.configure')
+  const canPower = useCanOnVm('vm.power', vm)
+  const canDelete = useCanOnVm('vm.delete', vm)
+  const canCreate = useCanOnVm('vm.create', vm)
+  const canConfigure = useCanOnVm('vm.configure', vm)
   const [dialog, setDialog] = useState<DialogKind | null>(null)
   const [menu, setMenu] = useState<{ x: number; y: number } | null>(null)
   const moreRef = useRef<HTMLButtonElement>(null)

@@ -8,7 +8,8 @@ import { EmptyState, ErrorState, Spinner } from '../ui/Feedback'
 import { VmTable, nextSort, type SortKey } from './VmTable'
 import { ConfirmAction } from './ConfirmAction'
 import { canRun } from './vmActions'
-import { useCan } from '../../lib/api/security'
+import { allows, useCan, useMe } from '../../lib/api/security'
+import { hostCluster } from '../../lib/api/scope'
 
 
 export interface VmFilters {
@@ -44,8 +45,9 @@ export function VmBrowser({ filters, onFilters, fixedHost, height, emptyHint }: 
   const hosts = useHosts({ limit: 500, sort: 'name' })
   const busyIds = useActiveTargets()
   const actions = useVmActions()
-  const canPower = useCan('vm.power')
-  const canDelete = useCan('vm.delete')
+  const canPower = useCan('vm.power', 'anywhere')
+  const canDelete = useCan('vm.delete', 'anywhere')
+  const me = useMe().data
 
   useEffect(() => setQInput(filters.q), [filters.q])
   useEffect(() => {
@@ -105,7 +107,9 @@ export function VmBrowser({ filters, onFilters, fixedHost, height, emptyHint }: 
     })
 
   const selectedVms = [...selected.values()]
-  const eligible = (a: VmAction) => selectedVms.filter((v) => canRun(a, v, busyIds.has(v.id)))
+  const permitted = (a: VmAction, v: Vm) =>
+    allows(me, a === 'delete' ? 'vm.delete' : 'vm.power', { clusterId: hostCluster(hosts.data?.items, v.host_id) })
+  const eligible = (a: VmAction) => selectedVms.filter((v) => canRun(a, v, busyIds.has(v.id)) && permitted(a, v))
   const run = (a: VmAction) => {
     const targets = eligible(a)
     if (!targets.length) return

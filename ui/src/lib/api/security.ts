@@ -1,8 +1,9 @@
 /**
  * Users, roles, API tokens, host join tokens and "who am I" (docs/api.md "Authentication", docs/security.md).
  *
- * `useCan(permission)` decides which actions the UI offers. It only hides what the API would
- * refuse anyway: the server enforces every permission. While the caller's permissions are
+ * `useCan(permission, where)` decides which actions the UI offers, counting cluster-scoped
+ * role bindings on the cluster's own resources. It only hides what the API would refuse
+ * anyway: the server enforces every permission. While the caller's permissions are
  * unknown (not signed in, e.g. in component tests) nothing is hidden; the signed-in app
  * loads them before it renders any page (RequireAuth), so a viewer never sees a flash of
  * buttons it cannot use.
@@ -122,10 +123,31 @@ export function useMe() {
   })
 }
 
+/**
+ * Where an action applies: on one cluster's resources (`clusterId`: the cluster itself, its
+ * hosts, the VMs on them; `null` = outside every cluster or not known yet), or `anywhere`
+ * (a control that leads to such actions, e.g. a bulk bar whose rows are checked one by one).
+ * Without one, only a global grant counts.
+ */
+export type Where = { clusterId: string | null | undefined } | 'anywhere'
+
+/**
+ * Whether `me` may do `permission` there: a global binding grants it everywhere; a binding
+ * scoped to `cluster:<id>` (`cluster_permissions`) only on that cluster's resources, as the
+ * API enforces it (docs/security.md). Unknown permissions (`me` undefined) allow.
+ */
+export function allows(me: Me | undefined, permission: string, where?: Where): boolean {
+  if (!me) return true
+  if (me.permissions.includes(permission)) return true
+  const scoped = me.cluster_permissions ?? {}
+  if (where === 'anywhere') return Object.values(scoped).some((perms) => perms.includes(permission))
+  const cluster = where?.clusterId
+  return !!cluster && (scoped[cluster]?.includes(permission) ?? false)
+}
+
 /** Whether to offer an action needing `permission` (true while unknown; the API enforces). */
-export function useCan(permission: string): boolean {
-  const me = useMe().data
-  return me ? me.permissions.includes(permission) : true
+export function useCan(permission: string, where?: Where): boolean {
+  return allows(useMe().data, permission, where)
 }
 
 export function useUsers(enabled = true) {

@@ -64,6 +64,8 @@ export interface Vm {
   ha_enabled?: boolean | null
   /** 0–1000, higher restarts first; 0 takes the cluster's default priority. */
   ha_priority?: number | null
+  /** The resource pool the VM is placed into (docs/clusters.md), if any. */
+  resource_pool_id?: string | null
 }
 
 export type Firmware = 'bios' | 'uefi'
