@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import xml.etree.ElementTree as ET
 from typing import Any
 
@@ -19,8 +20,14 @@ SPEC: dict[str, Any] = {
 }
 
 
+_SERIAL = itertools.count(1)
+
+
 async def make_vm(stack: Stack, **overrides: Any) -> str:
-    made = await stack.command("POST", "/api/v1/vms", json={**SPEC, **overrides})
+    """Create a VM from ``SPEC`` (a fresh name each time: names are unique) and wait for
+    its task to succeed."""
+    spec = {**SPEC, "name": f"life-{next(_SERIAL)}", **overrides}
+    made = await stack.command("POST", "/api/v1/vms", json=spec)
     task = await stack.wait_task(made["task_id"])
     assert task["state"] == "succeeded", task
     return str(made["vm_id"])

@@ -85,7 +85,7 @@ MATRIX: list[tuple[str, str, Any, dict[str, int]]] = [
     (
         "POST",
         "/api/v1/vms",
-        {"name": "m", "vcpus": 1, "memory_mib": 64},
+        {"name": "m-{role}", "vcpus": 1, "memory_mib": 64},  # VM names are unique
         {"admin": 202, "operator": 202, "viewer": 403, "starter": 403},
     ),
     (
@@ -130,7 +130,10 @@ async def test_role_matrix(make_stack: StackFactory, anon: aiohttp.ClientSession
         )["access_token"]
     for method, path, body, expected in MATRIX:
         for role, want in expected.items():
-            kw = {"json": body} if body is not None else {}
+            sent = body
+            if isinstance(body, dict) and "name" in body:
+                sent = {**body, "name": str(body["name"]).replace("{role}", role)}
+            kw = {"json": sent} if sent is not None else {}
             status, out, _ = await call(anon, stack, method, path, tokens[role], **kw)
             assert status == want, (role, method, path, status, out)
             if want == 403:
