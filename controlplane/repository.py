@@ -24,6 +24,7 @@ from controlplane.domain import drs as drs_domain
 from controlplane.domain import fleet_settings as fleet_settings_domain
 from controlplane.domain import host as host_domain
 from controlplane.domain import join_token as join_token_domain
+from controlplane.domain import name_claim as name_claim_domain
 from controlplane.domain import network as network_domain
 from controlplane.domain import role as role_domain
 from controlplane.domain import security_group as security_group_domain
@@ -32,7 +33,6 @@ from controlplane.domain import storage_pool as storage_pool_domain
 from controlplane.domain import token as token_domain
 from controlplane.domain import user as user_domain
 from controlplane.domain import vm as vm_domain
-from controlplane.domain import vm_name as vm_name_domain
 from controlplane.domain import webhook as webhook_domain
 from events import task as te
 from events.aio import cancel_and_wait
@@ -63,7 +63,7 @@ FOLDS: dict[str, Fold] = {
     "affinity": affinity_domain.evolve,
     "drs": drs_domain.evolve,
     "settings": fleet_settings_domain.evolve,
-    "vm_name": vm_name_domain.evolve,
+    **{s.claim_kind: name_claim_domain.evolve for s in name_claim_domain.SCOPES},
 }
 
 
@@ -146,6 +146,10 @@ class Repository:
     def all(self, kind: str) -> Iterable[Any]:
         """Every live state of one kind (a snapshot: safe to iterate across awaits)."""
         return list(self._by_kind.get(kind, {}).values())
+
+    def items(self, kind: str) -> list[tuple[str, Any]]:
+        """``(id, state)`` of every state of one kind (a snapshot, like ``all``)."""
+        return list(self._by_kind.get(kind, {}).items())
 
     def pending(self, kind: str) -> Iterable[Any]:
         """States of one kind with an operation in flight (``state.pending`` set)."""

@@ -103,6 +103,7 @@ def setup(app: web.Application, settings: Settings) -> None:
             tls=tls.nats_client_context(settings),
             auth=natsauth.service_auth(settings),
         )
+        bus.store.configure(settings)  # the append budget (docs/settings.md)
         tasks: list[asyncio.Task[None]] = []
         repo = Repository(bus.store)
         try:

@@ -30,6 +30,7 @@ from events.evolution import UnknownEvent
 from events.fleet_settings import SETTINGS_EVENTS
 from events.ha import HA_EVENTS
 from events.host import HOST_EVENTS
+from events.name_claim import NAME_CLAIM_EVENTS
 from events.network import NETWORK_EVENTS
 from events.security_group import SECURITY_GROUP_EVENTS
 from events.storage import STORAGE_EVENTS
@@ -54,6 +55,7 @@ AnyEvent = (
     | AFFINITY_EVENTS
     | SETTINGS_EVENTS
     | VM_NAME_EVENTS
+    | NAME_CLAIM_EVENTS
     | UnknownEvent
 )
 

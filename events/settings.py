@@ -30,6 +30,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     events_replicas: int = 1
     events_sync_always: bool = False
     dedup_window_s: float = 120.0
+    # an append NATS does not answer: each try waits this long, then is sent again (the
+    # same message: JetStream keeps one) up to this many times before the command answers
+    # 503 (docs/reliability.md); the budget is about tries x timeout
+    events_append_timeout_s: float = 5.0
+    events_append_retries: int = 6
     # controlplane
     append_retries: int = 5
     order_timeout_s: float = 60.0

@@ -37,6 +37,7 @@ from events import streaming
 from events._replies import Replies, status_of
 from events.codec import Envelope, StoredEvent, decode_batch, encode
 from events.errors import ConcurrencyError, LqError, StoreUnavailable
+from events.settings import Settings
 from events.subjects import EVENTS_ALL, event_subject
 
 log = logging.getLogger(__name__)
@@ -102,8 +103,12 @@ class EventStore:
         self._nc: NATS = nc
         self._stream = stream
         self._replies = Replies(nc)
-        self.timeout = 5.0  # per request
-        self.retries = 6  # bounded retries of a temporarily unavailable append
+        self.timeout = 5.0  # per read request
+        self.retries = 6  # bounded retries of a read
+        # an append's budget: the wait for each try and the tries after the first of one
+        # that NATS does not answer (``configure``: events_append_timeout_s/_retries)
+        self.append_timeout = 5.0
+        self.append_retries = 6
         self.window = 5000  # appends in flight per pipelined round
         self.load_batch = 256  # messages per batched direct get
         self.replay_batch = 1000  # messages per batched direct get of a replay
@@ -116,6 +121,11 @@ class EventStore:
             lambda: (self.timeout, self.retries, self.read_max_bytes),
             self._first_seq,
         )
+
+    def configure(self, settings: Settings) -> None:
+        """Take the append budget from ``settings`` (docs/settings.md)."""
+        self.append_timeout = settings.events_append_timeout_s
+        self.append_retries = settings.events_append_retries
 
     async def close(self) -> None:
         await self._replies.close()
@@ -152,7 +162,7 @@ class EventStore:
                 self._prepare(r.kind, r.aggregate_id, r.envelopes, r.expected_version)
                 for r in chunk
             ]
-            replies = await self._replies.send_all(prepared, self.timeout)
+            replies = await self._replies.send_all(prepared, self.append_timeout)
             followups: list[tuple[int, Awaitable[AppendResult]]] = []
             for i, reply in enumerate(replies):
                 ack = _ack_of(reply)
@@ -197,9 +207,9 @@ class EventStore:
         """Send (unless ``tried``: then ``ack`` is the first attempt's reply) and settle."""
         msg_id = headers[wire.HDR_MSG_ID]
         unsure = False  # may an earlier attempt of ours still be in flight or stored?
-        for attempt in range(self.retries + 1):
+        for attempt in range(self.append_retries + 1):
             if not tried or attempt > 0:
-                reply = await self._replies.request(subject, payload, self.timeout, headers)
+                reply = await self._replies.request(subject, payload, self.append_timeout, headers)
                 ack = _ack_of(reply)
             outcome = wire.classify(ack)
             if outcome is wire.Outcome.STORED:
@@ -218,7 +228,9 @@ class EventStore:
             unsure = True
             log.debug("append to %s: retry %d (%s)", subject, attempt + 1, ack)
             await asyncio.sleep(wire.backoff(attempt))
-        raise StoreUnavailable(f"append to {subject}: no answer after {self.retries + 1} tries")
+        raise StoreUnavailable(
+            f"append to {subject}: no answer after {self.append_retries + 1} tries"
+        )
 
     async def _winner(self, subject: str, expected: int) -> tuple[int, str | None] | None:
         """Sequence and message id of the first message on ``subject`` after ``expected``

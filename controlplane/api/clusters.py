@@ -6,9 +6,12 @@
   migrating, staying}``, or ``409`` (nothing appended) naming the VMs that fit nowhere
   else or have a task in flight; ``.../exit-maintenance`` → ``202``.
 - ``PATCH /api/v1/hosts/{id}`` ``{"labels": {...}}`` → ``200``.
-- ``POST|PATCH|DELETE /api/v1/clusters[/{id}]``, ``POST /api/v1/clusters/{id}/actions/
-  add-host|remove-host`` ``{"host_id"}``, ``POST|PATCH|DELETE
-  /api/v1/clusters/{id}/resource-pools[/{pool_id}]``. Reads are in ``projections``.
+- ``POST|PATCH|DELETE /api/v1/clusters[/{id}]`` (a creation or rename claims the name,
+  unique among live clusters in any case: ``409 name-taken``; ``controlplane.names``),
+  ``POST /api/v1/clusters/{id}/actions/add-host|remove-host`` ``{"host_id"}``,
+  ``POST|PATCH|DELETE /api/v1/clusters/{id}/resource-pools[/{pool_id}]``.
+
+Reads are in ``projections``.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from controlplane.api.common import (
     COMMANDS,
     Name,
     actor_of,
+    check_name,
+    claim_name,
     decode_body,
     domain_problem,
     idempotency_key,
@@ -32,6 +37,7 @@ from controlplane.api.common import (
 from controlplane.domain import cluster as cd
 from controlplane.domain import host as hd
 from controlplane.domain import host_maintenance as hm
+from controlplane.domain import name_claim
 from controlplane.domain.errors import UnknownAggregate
 from controlplane.fleet import Fleet
 from events import cluster as ce
@@ -232,20 +238,25 @@ async def _cluster_command(request: web.Request, cid: str, command: cd.Command) 
     return out.seq
 
 
+def _precheck(cid: str, c: cd.Cluster | None, command: cd.Command) -> None:
+    """The cluster's own rules before its name is claimed: an invalid request claims none."""
+    try:
+        cd.decide(c, command)
+    except Exception as exc:
+        raise _refused(exc, "cluster", cid) from exc
+
+
 @routes.post("/api/v1/clusters")
 @requires(CLUSTER_MANAGE)
 async def create_cluster(request: web.Request) -> web.Response:
     body = await decode_body(request, ClusterBody)
-    repo = request.app[COMMANDS].repo
-    if any(
-        isinstance(c, cd.Cluster) and not c.deleted and c.name == body.name
-        for c in repo.all("cluster")
-    ):
-        raise problems.conflict(f"a cluster named {body.name} exists", slug="already-exists")
     cid = new_id()
+    check_name(request, name_claim.CLUSTER, body.name, cid)
     command = cd.Create(
         cluster_id=cid, name=body.name, description=body.description, ha=body.ha, drs=body.drs
     )
+    _precheck(cid, None, command)
+    await claim_name(request, name_claim.CLUSTER, body.name, cid)
     seq = await _cluster_command(request, cid, command)
     return _json(201, {"cluster_id": cid, "seq": seq})
 
@@ -256,6 +267,10 @@ async def update_cluster(request: web.Request) -> web.Response:
     body = await decode_body(request, ClusterPatch)
     c = _cluster(request)
     command = cd.Update(name=body.name, description=body.description, ha=body.ha, drs=body.drs)
+    if body.name is not None and body.name != c.name:
+        check_name(request, name_claim.CLUSTER, body.name, c.cluster_id)
+        _precheck(c.cluster_id, c, command)
+        await claim_name(request, name_claim.CLUSTER, body.name, c.cluster_id)
     seq = await _cluster_command(request, c.cluster_id, command)
     return _json(200, {"cluster_id": c.cluster_id, "seq": seq})
 

@@ -1,6 +1,7 @@
 """What every command route needs: the app's command services, strict body decoding, the
-envelope metadata (actor, correlation, causation, trace) of a request, and running one VM
-command with ``Idempotency-Key`` answered and domain refusals turned into problems."""
+envelope metadata (actor, correlation, causation, trace) of a request, running one VM
+command with ``Idempotency-Key`` answered and domain refusals turned into problems, and
+claiming the name a creation or rename takes."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Annotated, Any, TypeVar
 import msgspec
 from aiohttp import web
 
+from controlplane import names
 from controlplane.domain import vm as vm_domain
 from controlplane.domain.errors import (
     AlreadyExists,
@@ -20,6 +22,7 @@ from controlplane.domain.errors import (
     UnknownAggregate,
     UnknownPart,
 )
+from controlplane.domain.name_claim import NameTaken, Scope
 from controlplane.handlers import Handler, Outcome, TooMuchContention
 from controlplane.repository import Repository
 from events import problems, tracing
@@ -192,3 +195,23 @@ def flag(request: web.Request, name: str) -> bool:
     if raw.lower() in ("false", "0"):
         return False
     raise problems.invalid_param(f"{name} must be true or false, not {raw!r}")
+
+
+def check_name(request: web.Request, scope: Scope, name: str, holder_id: str) -> None:
+    """``409 name-taken`` now if the aggregate cache shows ``name`` taken in the scope (a
+    cheap early refusal; ``claim_name`` is what makes the name the holder's)."""
+    try:
+        names.check(request.app[COMMANDS].repo, scope, name, holder_id)
+    except NameTaken as exc:
+        raise domain_problem(exc, holder_id) from exc
+
+
+async def claim_name(request: web.Request, scope: Scope, name: str, holder_id: str) -> None:
+    """Claim ``name`` for ``holder_id`` before it takes it (``controlplane.names``): a name
+    taken in the scope answers ``409 name-taken`` with nothing appended."""
+    cmds = request.app[COMMANDS]
+    meta = meta_for(request, new_id())
+    try:
+        await names.claim(cmds.repo, cmds.handler, scope, name, holder_id, meta=meta)
+    except (NameTaken, TooMuchContention) as exc:
+        raise domain_problem(exc, holder_id) from exc

@@ -6,8 +6,9 @@ the other networks' subnets from the aggregate cache, and a creation then claims
 subnet on the address-space aggregate (``controlplane.domain.address_space``) before it
 appends ``network.created``, so that of two overlapping creations at the same instant
 exactly one passes and the other answers ``409 subnet-claimed``; a deletion releases the
-claim. Bad input answers problem+json 4xx
-and appends nothing. Creation answers ``201`` with the network; the others ``202`` with
+claim. A creation or rename also claims the network's name (``controlplane.names``:
+unique among live networks, any case; ``409 name-taken``). Bad input answers problem+json
+4xx and appends nothing. Creation answers ``201`` with the network; the others ``202`` with
 the ``seq`` to read it back with (``?min_seq=``). The query routes (list, one, addresses)
 are in ``projections.networks_api``.
 """
@@ -20,8 +21,17 @@ from typing import Annotated, Any, Literal
 import msgspec
 from aiohttp import web
 
-from controlplane.api.common import COMMANDS, Name, decode_body, meta_for, no_body
+from controlplane.api.common import (
+    COMMANDS,
+    Name,
+    check_name,
+    claim_name,
+    decode_body,
+    meta_for,
+    no_body,
+)
 from controlplane.domain import address_space as asd
+from controlplane.domain import name_claim
 from controlplane.domain import network as nd
 from controlplane.domain.errors import DomainError, InvalidRequest, UnknownAggregate
 from controlplane.handlers import Outcome, TooMuchContention
@@ -134,10 +144,10 @@ def network_json(n: nd.Network, seq: int) -> dict[str, Any]:
 async def create_network(request: web.Request) -> web.Response:
     body = await decode_body(request, CreateBody)
     others = live_networks(request)
-    if any(n.name == body.name for n in others):
-        raise problems.conflict(f"a network named {body.name} exists", slug="duplicate-name")
+    network_id = new_id()
+    check_name(request, name_claim.NETWORK, body.name, network_id)
     command = nd.Create(
-        network_id=new_id(),
+        network_id=network_id,
         name=body.name,
         network_type=body.type,
         cidr=body.cidr,
@@ -167,6 +177,7 @@ async def create_network(request: web.Request) -> web.Response:
     )
     await execute(request, asd.KIND, asd.SPACE_ID, asd.decider(claim))
     try:
+        await claim_name(request, name_claim.NETWORK, body.name, command.network_id)
         out = await execute(request, nd.KIND, command.network_id, nd.decider(command))
     except Exception:
         await _release(request, command.network_id)
@@ -187,10 +198,9 @@ async def _release(request: web.Request, network_id: str) -> None:
 async def update_network(request: web.Request) -> web.Response:
     n = _existing(request)
     body = await decode_body(request, UpdateBody)
-    if body.name is not None and any(
-        x.name == body.name and x.network_id != n.network_id for x in live_networks(request)
-    ):
-        raise problems.conflict(f"a network named {body.name} exists", slug="duplicate-name")
+    renamed = body.name is not None and body.name != n.name
+    if body.name is not None and renamed:
+        check_name(request, name_claim.NETWORK, body.name, n.network_id)
     command = nd.Update(
         name=body.name,
         dns=None if body.dns is None else tuple(body.dns),
@@ -199,6 +209,12 @@ async def update_network(request: web.Request) -> web.Response:
         dhcp_end=body.dhcp_end,
         mtu=body.mtu,
     )
+    if body.name is not None and renamed:  # its own rules first: if invalid, claim nothing
+        try:
+            nd.decide(n, command)
+        except DomainError as exc:
+            raise problem_for(exc, "network", n.network_id) from exc
+        await claim_name(request, name_claim.NETWORK, body.name, n.network_id)
     out = await execute(request, nd.KIND, n.network_id, nd.decider(command))
     return web.json_response({"network_id": n.network_id, "seq": out.seq}, status=202)
 

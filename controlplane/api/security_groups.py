@@ -5,7 +5,9 @@ Each is a decision on the ``security_group`` aggregate (``controlplane.domain
 of the aggregate cache. A NIC is filtered by one group at a time (libvirt gives an
 interface one ``filterref``): applying a group to a NIC that has another moves it (the old
 group is removed from the NIC first). The query routes are in
-``projections.networks_api``; agents realise the groups (``controlplane.netsync``).
+``projections.networks_api``; agents realise the groups (``controlplane.netsync``). A
+creation or rename claims the group's name (``controlplane.names``: unique among live
+groups, any case; ``409 name-taken``).
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from typing import Annotated, Any, Literal
 import msgspec
 from aiohttp import web
 
-from controlplane.api.common import COMMANDS, Name, decode_body
+from controlplane.api.common import COMMANDS, Name, check_name, claim_name, decode_body
 from controlplane.api.networks import execute, problem_for
+from controlplane.domain import name_claim
 from controlplane.domain import security_group as sd
 from events import problems
 from events import security_group as sg
@@ -98,23 +101,29 @@ def group_json(g: sd.SecurityGroup, seq: int) -> dict[str, Any]:
     }
 
 
-def _name_taken(request: web.Request, name: str, own: str = "") -> None:
-    if any(g.name == name and g.group_id != own for g in _groups(request)):
-        raise problems.conflict(f"a security group named {name} exists", slug="duplicate-name")
+def _precheck(g: sd.SecurityGroup | None, command: sd.Command, ident: str) -> None:
+    """The group's own rules first: a request refused by them claims no name."""
+    try:
+        sd.decide(g, command)
+    except Exception as exc:
+        raise problem_for(exc, "security group", ident) from exc
 
 
 @routes.post("/api/v1/security-groups")
 @requires(NETWORK_MANAGE)
 async def create_group(request: web.Request) -> web.Response:
     body = await decode_body(request, CreateBody)
-    _name_taken(request, body.name)
+    group_id = new_id()
+    check_name(request, name_claim.SECURITY_GROUP, body.name, group_id)
     command = sd.Create(
-        group_id=new_id(),
+        group_id=group_id,
         name=body.name,
         description=body.description,
         rules=tuple(_rule(r) for r in body.rules),
         known_groups=_known(request),
     )
+    _precheck(None, command, group_id)
+    await claim_name(request, name_claim.SECURITY_GROUP, body.name, group_id)
     out = await execute(request, sd.KIND, command.group_id, sd.decider(command))
     return web.json_response(group_json(out.state, out.seq), status=201)
 
@@ -124,22 +133,19 @@ async def create_group(request: web.Request) -> web.Response:
 async def update_group(request: web.Request) -> web.Response:
     g = _existing(request)
     body = await decode_body(request, UpdateBody)
-    if body.name is not None:
-        _name_taken(request, body.name, g.group_id)
+    renamed = body.name is not None and body.name != g.name
+    if body.name is not None and renamed:
+        check_name(request, name_claim.SECURITY_GROUP, body.name, g.group_id)
+    update = sd.Update(name=body.name, description=body.description)
     if body.rules is not None:  # checked before anything is appended
         replace = sd.ReplaceRules(
             rules=tuple(_rule(r) for r in body.rules), known_groups=_known(request)
         )
-        try:
-            sd.decide(g, replace)
-        except Exception as exc:
-            raise problem_for(exc, "security group", g.group_id) from exc
-    out = await execute(
-        request,
-        sd.KIND,
-        g.group_id,
-        sd.decider(sd.Update(name=body.name, description=body.description)),
-    )
+        _precheck(g, replace, g.group_id)
+    if body.name is not None and renamed:
+        _precheck(g, update, g.group_id)
+        await claim_name(request, name_claim.SECURITY_GROUP, body.name, g.group_id)
+    out = await execute(request, sd.KIND, g.group_id, sd.decider(update))
     if body.rules is not None:
         out = await execute(request, sd.KIND, g.group_id, sd.decider(replace))
     return web.json_response({"group_id": g.group_id, "seq": out.seq}, status=202)

@@ -4,9 +4,11 @@ Each request is one decision on a pool aggregate (``controlplane.domain.storage_
 volumes are addressed by id and found in the pool that holds them. Bodies are decoded
 strictly; a pool type's parameters are checked by that type's struct
 (``events.storage.parse_params``), a dir pool's path against ``storage_allowed_roots``.
-Refusals are problem+json and append nothing. Deleting a volume looks up the VMs whose
-disks use it (``pool_id`` + volume name, or the ``<vm_id>-<disk_id>.qcow2`` naming rule);
-``force=true`` asks each of those VMs to detach the disk first. An upload
+Refusals are problem+json and append nothing. A pool's creation or rename claims its name
+(``controlplane.names``: unique among live pools, any case; ``409 name-taken``). Deleting
+a volume looks up the VMs whose disks use it (``pool_id`` + volume name, or the
+``<vm_id>-<disk_id>.qcow2`` naming rule); ``force=true`` asks each of those VMs to detach
+the disk first. An upload
 (``POST /api/v1/volumes/upload``) reserves its ``Content-Length`` and relays the body to
 the pool's host in acknowledged chunks (``events.subjects.upload_subject``).
 
@@ -33,6 +35,8 @@ from aiohttp import web
 from controlplane.api.common import (
     COMMANDS,
     Name,
+    check_name,
+    claim_name,
     decode_body,
     flag,
     idempotency_key,
@@ -40,6 +44,7 @@ from controlplane.api.common import (
     no_body,
 )
 from controlplane.auth.middleware import principal_of
+from controlplane.domain import name_claim
 from controlplane.domain import storage_pool as sd
 from controlplane.domain import vm as vm_domain
 from controlplane.domain.errors import (
@@ -259,9 +264,8 @@ async def create_pool(request: web.Request) -> web.Response:
         params = se.parse_params(body.type, body.params)
     except msgspec.ValidationError as exc:
         raise problems.invalid_body(f"params of a {body.type} pool: {exc}") from exc
-    repo = request.app[COMMANDS].repo
-    if any(p.name == body.name and not p.deleted for p in repo.all(sd.KIND)):
-        raise problems.conflict(f"a storage pool named {body.name} exists", slug="name-taken")
+    pool_id = new_id()
+    check_name(request, name_claim.STORAGE_POOL, body.name, pool_id)
     for host_id in body.host_ids:
         _host(request, host_id)
     if len(body.host_ids) > 1 and body.type not in se.SHARED_TYPES:
@@ -269,7 +273,6 @@ async def create_pool(request: web.Request) -> web.Response:
             f"a {body.type} pool is local to one host; only netfs, rbd and iscsi are shared",
             slug="pool-not-shared",
         )
-    pool_id = new_id()
     command = sd.Define(
         pool_id=pool_id,
         name=body.name,
@@ -279,6 +282,11 @@ async def create_pool(request: web.Request) -> web.Response:
         capacity_bytes=body.capacity_gib * se.GIB,
         allowed_roots=request.app[SETTINGS].storage_roots,
     )
+    try:  # the pool's own rules first: an invalid request claims nothing
+        sd.decide(None, command)
+    except DomainError as exc:
+        raise _problem(exc, "storage-pool", pool_id) from exc
+    await claim_name(request, name_claim.STORAGE_POOL, body.name, pool_id)
     out = await execute(request, pool_id, command)
     for host_id in dict.fromkeys(body.host_ids):
         out = await execute(request, pool_id, sd.Attach(host_id=host_id))
@@ -290,11 +298,20 @@ async def create_pool(request: web.Request) -> web.Response:
 async def update_pool(request: web.Request) -> web.Response:
     pool = _pool(request)
     body = await decode_body(request, PoolPatch)
+    renamed = body.name is not None and body.name != pool.name
+    if body.name is not None and renamed:
+        check_name(request, name_claim.STORAGE_POOL, body.name, pool.pool_id)
     command = sd.Update(
         name=body.name,
         overcommit=body.overcommit,
         capacity_bytes=None if body.capacity_gib is None else body.capacity_gib * se.GIB,
     )
+    if body.name is not None and renamed:  # its own rules first: if invalid, claim nothing
+        try:
+            sd.decide(pool, command)
+        except DomainError as exc:
+            raise _problem(exc, "storage-pool", pool.pool_id) from exc
+        await claim_name(request, name_claim.STORAGE_POOL, body.name, pool.pool_id)
     out = await execute(request, pool.pool_id, command)
     return _answer(pool_id=pool.pool_id, seq=out.seq)
 

@@ -39,8 +39,8 @@ from controlplane.api.common import (
     no_body,
     run_command,
 )
+from controlplane.domain import name_claim, vm_create
 from controlplane.domain import vm as vd
-from controlplane.domain import vm_create
 from controlplane.domain.errors import AlreadyExists
 from controlplane.fleet import Fleet
 from controlplane.repository import Repository
@@ -359,7 +359,7 @@ async def _create(
     try:
         vm_create.check_spec(command)  # before the name is claimed
         # the name is claimed first: unique among live VMs (docs/reliability.md)
-        await names.claim(cmds.repo, cmds.handler, command.name, vm_id, meta)
+        await names.claim(cmds.repo, cmds.handler, name_claim.VM, command.name, vm_id, meta=meta)
         out = await cmds.handler.execute("vm", vm_id, vd.decider(command), meta)
     except AlreadyExists:
         if key and (seen := cmds.repo.idempotent(key)) is not None:

@@ -14,8 +14,8 @@ from typing import Any
 import msgspec
 import pytest
 
-from controlplane.domain import vm_name as nd
-from controlplane.domain.vm_state import Vm
+from controlplane.domain import name_claim as nd
+from events.name_claim import NameClaimed
 from events.vm_name import VmNameClaimed
 from tests.faults.test_api_schema import read_model_caught_up
 from tests.integration.conftest import Stack, StackFactory
@@ -73,20 +73,30 @@ async def test_concurrent_creations_of_one_name_accept_exactly_one(
     assert (status, problem["type"]) == (409, NAME_TAKEN), problem
 
 
-def test_a_claim_is_free_once_its_vm_is_deleted_or_never_came() -> None:
+def test_a_claim_is_free_once_its_holder_is_deleted_renamed_or_never_came() -> None:
     at = datetime(2026, 1, 1, tzinfo=UTC)
-    claim = nd.Claim(name="web", vm_id="a", claimed_at=at)
-    mine = nd.ClaimName(name="Web", vm_id="b", now=at + timedelta(seconds=1))
-    live = Vm(vm_id="a", name="web", vcpus=1, memory_mib=128, state="running")
+    claim = nd.Claim(name="web", holder_id="a", claimed_at=at)
+    mine = nd.ClaimName(scope=nd.VM, name="Web", holder_id="b", now=at + timedelta(seconds=1))
+    live = nd.Holder(live=True, name="web")
     with pytest.raises(nd.NameTaken):
         nd.decide(claim, mine, live)
     with pytest.raises(nd.NameTaken):  # claimed, its vm.created not seen yet
         nd.decide(claim, mine, None)
-    assert nd.decide(claim, nd.ClaimName(name="web", vm_id="a", now=at), live) == []
+    with pytest.raises(nd.NameTaken):  # claimed by a rename not applied yet
+        nd.decide(claim, mine, nd.Holder(live=True, name="old"))
+    ours = nd.ClaimName(scope=nd.VM, name="web", holder_id="a", now=at)
+    assert nd.decide(claim, ours, live) == []
+    later = at + nd.GRACE
     for holder, now in [
-        (msgspec.structs.replace(live, state="deleted"), mine.now),
-        (None, at + nd.GRACE),  # its creation never got appended
+        (nd.Holder(live=False, name="web"), mine.now),
+        (None, later),  # its creation never got appended
+        (nd.Holder(live=True, name="other"), later),  # renamed away (or its rename failed)
     ]:
         [event] = nd.decide(claim, msgspec.structs.replace(mine, now=now), holder)
         assert event == VmNameClaimed(name="Web", vm_id="b")
+    # the other kinds' claims have their own event; a stale claim of ours is made afresh
+    stale = msgspec.structs.replace(ours, scope=nd.NETWORK, now=later)
+    assert nd.decide(claim, stale, nd.Holder(live=True, name="other")) == [
+        NameClaimed(name="web", holder_id="a")
+    ]
     assert nd.claim_id("Web.1") == nd.claim_id("web.1") != nd.claim_id("web-1")

@@ -61,7 +61,7 @@ async def _settled(s: Stack, seq: int) -> None:
         (n2(type="bridge"), 422, "invalid-bridge"),
         (n2(type="mesh"), 422, "invalid-body"),
         (n2(colour="red"), 422, "invalid-body"),
-        (n2(name="n1"), 409, "duplicate-name"),
+        (n2(name="n1"), 409, "name-taken"),
     ],
 )  # fmt: skip
 async def test_bad_networks(stack: Stack, body: dict[str, Any], status: int, slug: str) -> None:
