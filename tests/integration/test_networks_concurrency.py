@@ -18,16 +18,21 @@ import asyncio
 import ipaddress
 from typing import Any
 
+import pytest
+
 from tests.integration.conftest import Stack, StackFactory
 
 COUNT = 200
 SPREAD = 50  # VMs that take the NICs of the second network (a VM takes one change at a time)
 
 
+@pytest.mark.timeout(300)  # about 55 s on two idle cores: 454 real operations
 async def test_200_concurrent_vm_creations_get_distinct_addresses(
     make_stack: StackFactory,
 ) -> None:
-    stack = await make_stack(hosts=[(64, 262144), (64, 262144)])
+    # 254 creations and 200 attachments on two simulated hosts: a loaded machine must not
+    # turn a slow order into a deadline failure (deadlines are tested in test_placement.py)
+    stack = await make_stack(hosts=[(64, 262144), (64, 262144)], order_timeout_s=120.0)
     status, net, _ = await stack.request(
         "POST", "/api/v1/networks", json={"name": "big", "type": "nat", "cidr": "10.90.0.0/24"}
     )
