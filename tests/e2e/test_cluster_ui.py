@@ -41,12 +41,16 @@ def test_cluster_pages_maintenance_and_migration(page: Any, stack: Stack, shots:
 
     page.goto("/")
     page.get_by_role("navigation").get_by_role("link", name="Clusters").click()
-    page.get_by_role("link", name=name).click()
+    page.get_by_role("main").get_by_role("link", name=name).click()
     page.get_by_role("tab", name="Hosts").click()
     for h in hosts[:2]:
         page.get_by_label("Host to add").select_option(h["id"])
         page.get_by_role("button", name="Add host").click()
         expect(page.get_by_role("table", name="Cluster hosts")).to_contain_text(h["name"])
+    # the sidebar's inventory tree: the cluster, then its hosts
+    node = page.get_by_role("tree", name="Inventory").locator(f'[data-cluster="{name}"]')
+    for h in hosts[:2]:
+        expect(node.get_by_role("group")).to_contain_text(h["name"])
     page.get_by_role("tab", name="Resource Pools").click()
     page.get_by_label("Pool name").fill("gold")
     page.get_by_label("vCPU limit").fill("8")

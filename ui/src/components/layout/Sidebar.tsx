@@ -2,6 +2,7 @@ import { useState } from 'react'
 import { Link, NavLink, useLocation } from 'react-router'
 import { Activity, BellRing, Boxes, ChevronRight, Database, HardDrive, LayoutDashboard, Loader2, Monitor, Network, PanelLeftClose, PanelLeftOpen, Scale, ScrollText, Server, Shield } from 'lucide-react'
 import { useHosts, useVms } from '../../lib/api/hooks'
+import { useClusters } from '../../lib/api/clusters'
 import { useUi } from '../../stores/ui'
 import { StateDot } from '../ui/StateBadge'
 import { cn } from '../../lib/format'
@@ -77,8 +78,15 @@ export function Sidebar() {
   )
 }
 
+/** The inventory as vCenter shows it: clusters → hosts → VMs, with hosts outside every
+ * cluster listed after the clusters. Without the clusters (none defined, or the user may
+ * not read them) the hosts form the first level. */
 function InventoryTree() {
   const hosts = useHosts({ limit: 200, sort: 'name' })
+  const clusters = useClusters()
+  const clustered = clusters.data?.items ?? []
+  const known = new Set(clustered.map((c) => c.id))
+  const standalone = hosts.data?.items.filter((h) => !h.cluster_id || !known.has(h.cluster_id)) ?? []
   return (
     <div className="flex min-h-0 flex-1 flex-col border-t border-border">
       <div className="px-4 pt-3 pb-1.5 text-[11px] font-semibold tracking-wider text-subtle uppercase">Inventory</div>
@@ -86,13 +94,49 @@ function InventoryTree() {
         {hosts.isPending && <div className="px-2 py-1 text-xs text-subtle">Loading hosts…</div>}
         {hosts.isError && <div className="px-2 py-1 text-xs text-bad">Hosts unavailable</div>}
         {hosts.data?.items.length === 0 && <div className="px-2 py-1 text-xs text-subtle">No hosts enrolled yet</div>}
-        {hosts.data?.items.map((h) => <HostNode key={h.id} host={h} />)}
+        {hosts.data &&
+          clustered.map((c) => (
+            <ClusterNode key={c.id} id={c.id} name={c.name} hosts={hosts.data.items.filter((h) => h.cluster_id === c.id)} />
+          ))}
+        {standalone.map((h) => <HostNode key={h.id} host={h} />)}
         {hosts.data && hosts.data.total > hosts.data.items.length && (
           <Link to="/hosts" className="block px-2 py-1 text-xs text-accent hover:underline">
             All {hosts.data.total.toLocaleString()} hosts →
           </Link>
         )}
       </div>
+    </div>
+  )
+}
+
+function ClusterNode({ id, name, hosts }: { id: string; name: string; hosts: Host[] }) {
+  const [open, setOpen] = useState(true)
+  const loc = useLocation()
+  const active = loc.pathname === `/clusters/${id}`
+  return (
+    <div role="treeitem" aria-expanded={open} aria-selected={active} data-cluster={name}>
+      <div className={cn('group flex items-center rounded-md text-sm', active ? 'bg-accent-soft' : 'hover:bg-surface-2')}>
+        <button
+          onClick={() => setOpen((o) => !o)}
+          className="rounded p-1 text-subtle hover:text-fg"
+          aria-label={open ? `Collapse ${name}` : `Expand ${name}`}
+        >
+          <ChevronRight className={cn('size-3.5 transition-transform', open && 'rotate-90')} />
+        </button>
+        <Link to={`/clusters/${id}`} className="flex min-w-0 flex-1 items-center gap-2 py-1 pr-2">
+          <Boxes className="size-3.5 shrink-0 text-muted" />
+          <span className="truncate font-medium">{name}</span>
+          <span className="ml-auto text-[11px] text-subtle tabular-nums">{hosts.length}</span>
+        </Link>
+      </div>
+      {open && (
+        <div role="group" className="ml-4 border-l border-border pl-1.5">
+          {hosts.length === 0 && <div className="px-2 py-1 text-xs text-subtle">No hosts</div>}
+          {hosts.map((h) => (
+            <HostNode key={h.id} host={h} />
+          ))}
+        </div>
+      )}
     </div>
   )
 }
