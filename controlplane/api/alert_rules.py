@@ -22,19 +22,16 @@ from controlplane.alerting.rulebook import Entry, RuleBook
 from controlplane.alerting.rulecheck import CHANGEABLE, scope_of
 from controlplane.alerting.rules import Rule
 from controlplane.api.alerts import ENGINE
-from controlplane.api.common import COMMANDS, decode_body, meta_for, no_body
-from controlplane.domain import alert_rule as rd
-from controlplane.domain.errors import (
-    AlreadyExists,
-    DomainError,
-    InvalidRequest,
-    InvalidState,
-    UnknownAggregate,
+from controlplane.api.common import (
+    COMMANDS,
+    decode_body,
+    execute_resource,
+    no_body,
 )
-from controlplane.handlers import TooMuchContention
+from controlplane.domain import alert_rule as rd
+from controlplane.handlers import Outcome
 from events import alert as ae
 from events import problems
-from events.base import new_id
 from events.listing import Filter, Listing, listed, page_rows
 from events.permissions import ALERT_MANAGE, ALERT_READ, requires
 
@@ -137,25 +134,8 @@ def _entry(request: web.Request) -> Entry:
     return found
 
 
-def _problem(exc: Exception, ident: str) -> problems.Problem:
-    if isinstance(exc, UnknownAggregate):
-        return problems.not_found("alert rule", ident)
-    if isinstance(exc, InvalidRequest):
-        return problems.invalid_body(str(exc), reason=exc.slug)
-    if isinstance(exc, InvalidState | AlreadyExists):
-        return problems.conflict(str(exc), slug=exc.slug)
-    if isinstance(exc, TooMuchContention):
-        return problems.busy(str(exc))
-    raise exc
-
-
-async def _execute(request: web.Request, ident: str, command: rd.Command) -> Any:
-    try:
-        return await request.app[COMMANDS].handler.execute(
-            rd.KIND, ident, rd.decider(command), meta_for(request, new_id())
-        )
-    except (DomainError, TooMuchContention) as exc:
-        raise _problem(exc, ident) from exc
+async def _execute(request: web.Request, ident: str, command: rd.Command) -> Outcome:
+    return await execute_resource(request, rd.KIND, ident, rd.decider(command), "alert rule")
 
 
 def _accepted(ident: str, seq: int) -> web.Response:

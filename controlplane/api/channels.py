@@ -17,16 +17,19 @@ from aiohttp import web
 
 from controlplane.alerting.engine import AlertEngine
 from controlplane.api.alerts import ENGINE
-from controlplane.api.common import COMMANDS, decode_body, meta_for, no_body
+from controlplane.api.common import (
+    COMMANDS,
+    decode_body,
+    execute_resource,
+    no_body,
+    resource_problem,
+)
 from controlplane.domain import channel as cd
 from controlplane.domain.errors import (
-    AlreadyExists,
     DomainError,
     InvalidRequest,
-    InvalidState,
-    UnknownAggregate,
 )
-from controlplane.handlers import TooMuchContention
+from controlplane.handlers import Outcome
 from events import alert as ae
 from events import problems
 from events.base import new_id
@@ -68,25 +71,10 @@ def secret_key(channel_id: str) -> str:
     return f"channel.{channel_id}"
 
 
-def _problem(exc: Exception, ident: str) -> problems.Problem:
-    if isinstance(exc, UnknownAggregate):
-        return problems.not_found("notification channel", ident)
-    if isinstance(exc, InvalidRequest):
-        return problems.invalid_body(str(exc), reason=exc.slug)
-    if isinstance(exc, InvalidState | AlreadyExists):
-        return problems.conflict(str(exc), slug=exc.slug)
-    if isinstance(exc, TooMuchContention):
-        return problems.busy(str(exc))
-    raise exc
-
-
-async def _execute(request: web.Request, ident: str, command: cd.Command) -> Any:
-    try:
-        return await request.app[COMMANDS].handler.execute(
-            cd.KIND, ident, cd.decider(command), meta_for(request, new_id())
-        )
-    except (DomainError, TooMuchContention) as exc:
-        raise _problem(exc, ident) from exc
+async def _execute(request: web.Request, ident: str, command: cd.Command) -> Outcome:
+    return await execute_resource(
+        request, cd.KIND, ident, cd.decider(command), "notification channel"
+    )
 
 
 def _existing(request: web.Request) -> cd.Channel:
@@ -127,7 +115,7 @@ async def create_channel(request: web.Request) -> web.Response:
     try:  # refuse bad input before a secret is stored for it
         cd.decide(None, command)
     except InvalidRequest as exc:
-        raise _problem(exc, command.channel_id) from exc
+        raise resource_problem(exc, "notification channel", command.channel_id) from exc
     if body.secret:
         key = secret_key(command.channel_id)
         await _engine(request).bus.put_credential(key, body.secret.encode())
@@ -150,7 +138,7 @@ async def update_channel(request: web.Request) -> web.Response:
     try:
         cd.decide(state, command)
     except DomainError as exc:
-        raise _problem(exc, state.channel_id) from exc
+        raise resource_problem(exc, "notification channel", state.channel_id) from exc
     key = secret_key(state.channel_id)
     if body.secret:
         await _engine(request).bus.put_credential(key, body.secret.encode())

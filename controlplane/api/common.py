@@ -16,6 +16,7 @@ from controlplane import names
 from controlplane.domain import vm as vm_domain
 from controlplane.domain.errors import (
     AlreadyExists,
+    DomainError,
     InsufficientCapacity,
     InvalidRequest,
     InvalidState,
@@ -131,10 +132,11 @@ def idempotency_key(request: web.Request) -> str:
     return f"{actor_of(request)}|{request.method} {request.path}|{raw}" if raw else ""
 
 
-def domain_problem(exc: Exception, vm_id: str) -> problems.Problem:
-    """The problem for a refused command (``vm_id`` names the VM in a 404); others re-raise."""
+def domain_problem(exc: Exception, ident: str, what: str = "vm") -> problems.Problem:
+    """The problem for a refused command (``what`` ``ident`` names the aggregate in a 404);
+    others re-raise."""
     if isinstance(exc, UnknownAggregate):
-        return problems.not_found("vm", vm_id)
+        return problems.not_found(what, ident)
     if isinstance(exc, UnknownPart):
         return problems.not_found(exc.kind, exc.ident)
     if isinstance(exc, InvalidRequest):
@@ -144,6 +146,37 @@ def domain_problem(exc: Exception, vm_id: str) -> problems.Problem:
     if isinstance(exc, TooMuchContention):
         return problems.busy(str(exc))
     raise exc
+
+
+def resource_problem(exc: Exception, what: str, ident: str) -> problems.Problem:
+    """The problem for a refused command on a configuration resource (a webhook, a
+    notification channel, an alert rule): a refused body is ``invalid-body`` with the
+    domain's reason, a refused state a ``409`` with its slug; others re-raise."""
+    if isinstance(exc, UnknownAggregate):
+        return problems.not_found(what, ident)
+    if isinstance(exc, InvalidRequest):
+        return problems.invalid_body(str(exc), reason=exc.slug)
+    if isinstance(exc, InvalidState | AlreadyExists):
+        return problems.conflict(str(exc), slug=exc.slug)
+    if isinstance(exc, TooMuchContention):
+        return problems.busy(str(exc))
+    raise exc
+
+
+async def execute_resource(
+    request: web.Request,
+    kind: str,
+    ident: str,
+    decide: Callable[[Any], list[Any]],
+    what: str,
+) -> Outcome:
+    """One decision on a configuration resource, refusals answered as problems."""
+    try:
+        return await request.app[COMMANDS].handler.execute(
+            kind, ident, decide, meta_for(request, new_id())
+        )
+    except (DomainError, TooMuchContention) as exc:
+        raise resource_problem(exc, what, ident) from exc
 
 
 async def run_command(

@@ -38,6 +38,7 @@ from controlplane.api.common import (
     check_name,
     claim_name,
     decode_body,
+    domain_problem,
     flag,
     idempotency_key,
     meta_for,
@@ -48,13 +49,7 @@ from controlplane.domain import name_claim
 from controlplane.domain import storage_pool as sd
 from controlplane.domain import vm as vm_domain
 from controlplane.domain.errors import (
-    AlreadyExists,
     DomainError,
-    InsufficientCapacity,
-    InvalidRequest,
-    InvalidState,
-    UnknownAggregate,
-    UnknownPart,
 )
 from controlplane.handlers import Outcome, TooMuchContention
 from events import problems, subjects
@@ -135,20 +130,6 @@ class UploadQuery(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     format: se.VolumeFormat = "qcow2"
 
 
-def _problem(exc: Exception, kind: str, ident: str) -> problems.Problem:
-    if isinstance(exc, UnknownAggregate):
-        return problems.not_found(kind, ident)
-    if isinstance(exc, UnknownPart):
-        return problems.not_found(exc.kind, exc.ident)
-    if isinstance(exc, InvalidRequest):
-        return problems.Problem(422, exc.slug, "The request cannot be carried out", str(exc))
-    if isinstance(exc, InvalidState | AlreadyExists | InsufficientCapacity):
-        return problems.conflict(str(exc), slug=exc.slug)
-    if isinstance(exc, TooMuchContention):
-        return problems.busy(str(exc))
-    raise exc
-
-
 async def execute(
     request: web.Request, pool_id: str, command: sd.Command, task_id: str = ""
 ) -> Outcome:
@@ -158,7 +139,7 @@ async def execute(
             sd.KIND, pool_id, sd.decider(command), meta_for(request, task_id or new_id())
         )
     except (DomainError, TooMuchContention) as exc:
-        raise _problem(exc, "storage-pool", pool_id) from exc
+        raise domain_problem(exc, pool_id, what="storage-pool") from exc
 
 
 def _pool(request: web.Request, pool_id: str | None = None) -> sd.Pool:
@@ -285,7 +266,7 @@ async def create_pool(request: web.Request) -> web.Response:
     try:  # the pool's own rules first: an invalid request claims nothing
         sd.decide(None, command)
     except DomainError as exc:
-        raise _problem(exc, "storage-pool", pool_id) from exc
+        raise domain_problem(exc, pool_id, what="storage-pool") from exc
     await claim_name(request, name_claim.STORAGE_POOL, body.name, pool_id)
     out = await execute(request, pool_id, command)
     for host_id in dict.fromkeys(body.host_ids):
@@ -310,7 +291,7 @@ async def update_pool(request: web.Request) -> web.Response:
         try:
             sd.decide(pool, command)
         except DomainError as exc:
-            raise _problem(exc, "storage-pool", pool.pool_id) from exc
+            raise domain_problem(exc, pool.pool_id, what="storage-pool") from exc
         await claim_name(request, name_claim.STORAGE_POOL, body.name, pool.pool_id)
     out = await execute(request, pool.pool_id, command)
     return _answer(pool_id=pool.pool_id, seq=out.seq)
@@ -516,7 +497,7 @@ async def delete_volume(request: web.Request) -> web.Response:
     try:  # refuse before detaching anything
         sd.decide(pool, command)
     except DomainError as exc:
-        raise _problem(exc, "volume", vol.volume_id) from exc
+        raise domain_problem(exc, vol.volume_id, what="volume") from exc
     for vm_id, disk_id in using if force else ():
         detach = vm_domain.DetachDisk(task_id=new_id(), disk_id=disk_id)
         try:

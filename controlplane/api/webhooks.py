@@ -11,21 +11,23 @@ job (``projections.webhook_dispatch``, docs/webhooks.md).
 from __future__ import annotations
 
 import secrets
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
 from aiohttp import web
 
-from controlplane.api.common import COMMANDS, decode_body, meta_for, no_body
+from controlplane.api.common import (
+    COMMANDS,
+    decode_body,
+    execute_resource,
+    no_body,
+    resource_problem,
+)
 from controlplane.domain import webhook as wd
 from controlplane.domain.errors import (
-    AlreadyExists,
-    DomainError,
     InvalidRequest,
-    InvalidState,
-    UnknownAggregate,
 )
-from controlplane.handlers import TooMuchContention
+from controlplane.handlers import Outcome
 from events import problems
 from events import webhook as we
 from events.base import new_id
@@ -68,26 +70,8 @@ def _new_secret() -> str:
     return SECRET_PREFIX + secrets.token_urlsafe(32)
 
 
-def _problem(exc: Exception, ident: str) -> problems.Problem:
-    if isinstance(exc, UnknownAggregate):
-        return problems.not_found("webhook", ident)
-    if isinstance(exc, InvalidRequest):
-        return problems.invalid_body(str(exc), reason=exc.slug)
-    if isinstance(exc, InvalidState | AlreadyExists):
-        return problems.conflict(str(exc), slug=exc.slug)
-    if isinstance(exc, TooMuchContention):
-        return problems.busy(str(exc))
-    raise exc
-
-
-async def _execute(request: web.Request, ident: str, command: wd.Command) -> Any:
-    cmds = request.app[COMMANDS]
-    try:
-        return await cmds.handler.execute(
-            wd.KIND, ident, wd.decider(command), meta_for(request, new_id())
-        )
-    except (DomainError, TooMuchContention) as exc:
-        raise _problem(exc, ident) from exc
+async def _execute(request: web.Request, ident: str, command: wd.Command) -> Outcome:
+    return await execute_resource(request, wd.KIND, ident, wd.decider(command), "webhook")
 
 
 def _existing(request: web.Request) -> str:
@@ -113,7 +97,7 @@ async def create_webhook(request: web.Request) -> web.Response:
     try:  # refuse bad input before a secret is stored for it
         wd.decide(None, command)
     except InvalidRequest as exc:
-        raise _problem(exc, command.webhook_id) from exc
+        raise resource_problem(exc, "webhook", command.webhook_id) from exc
     secret = _new_secret()
     await request.app[SECRETS].put_credential(secret_key(command.webhook_id), secret.encode())
     out = await _execute(request, command.webhook_id, command)
