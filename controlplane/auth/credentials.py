@@ -41,23 +41,35 @@ def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def new_token(token_id: str) -> str:
-    """A fresh API token string for ``token_id``: ``lqt_<id hex>_<43 random chars>``."""
-    return f"{TOKEN_PREFIX}{token_id.replace('-', '')}_{secrets.token_urlsafe(32)}"
+def new_secret(prefix: str, token_id: str) -> str:
+    """A fresh secret naming its id: ``<prefix><id hex>_<43 random chars>`` (API tokens
+    ``lqt_``, host join tokens ``lqj_``), so a lookup needs no scan."""
+    return f"{prefix}{token_id.replace('-', '')}_{secrets.token_urlsafe(32)}"
 
 
-def token_id_of(token: str) -> str | None:
-    """The token id inside an API token string, or None when it is not one."""
-    if not token.startswith(TOKEN_PREFIX):
+def id_in_secret(prefix: str, secret: str) -> str | None:
+    """The id inside a secret made by ``new_secret`` with ``prefix``, or None when it is
+    not one."""
+    if not secret.startswith(prefix):
         return None
-    ident, _, secret = token[len(TOKEN_PREFIX) :].partition("_")
-    if len(ident) != 32 or not secret:
+    ident, _, rest = secret[len(prefix) :].partition("_")
+    if len(ident) != 32 or not rest:
         return None
     try:
         int(ident, 16)
     except ValueError:
         return None
     return f"{ident[:8]}-{ident[8:12]}-{ident[12:16]}-{ident[16:20]}-{ident[20:]}"
+
+
+def new_token(token_id: str) -> str:
+    """A fresh API token string for ``token_id``: ``lqt_<id hex>_<43 random chars>``."""
+    return new_secret(TOKEN_PREFIX, token_id)
+
+
+def token_id_of(token: str) -> str | None:
+    """The token id inside an API token string, or None when it is not one."""
+    return id_in_secret(TOKEN_PREFIX, token)
 
 
 class Credentials:

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import hmac
 import logging
-import secrets
 
+from controlplane.auth import credentials
 from controlplane.auth.credentials import digest
 from controlplane.domain import join_token as jd
 from controlplane.domain.errors import DomainError
@@ -30,21 +30,12 @@ KEY_PREFIX = "join-token."
 
 
 def new_secret(token_id: str) -> str:
-    return f"{PREFIX}{token_id.replace('-', '')}_{secrets.token_urlsafe(32)}"
+    return credentials.new_secret(PREFIX, token_id)
 
 
 def token_id_of(secret: str) -> str | None:
     """The token id inside a join token string, or None when it is not one."""
-    if not secret.startswith(PREFIX):
-        return None
-    ident, _, rest = secret[len(PREFIX) :].partition("_")
-    if len(ident) != 32 or not rest:
-        return None
-    try:
-        int(ident, 16)
-    except ValueError:
-        return None
-    return f"{ident[:8]}-{ident[8:12]}-{ident[12:16]}-{ident[16:20]}-{ident[20:]}"
+    return credentials.id_in_secret(PREFIX, secret)
 
 
 async def store(bus: Bus, token_id: str, secret: str) -> None:
