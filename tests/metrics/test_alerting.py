@@ -11,17 +11,15 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from aiohttp import web
 
-from controlplane.alerting import notify
 from controlplane.alerting.rulebook import RuleBook
 from controlplane.alerting.rules import DEFAULT_RULES, Rule, Scope, Subject, Window, load
 from controlplane.domain import alert_rule as rd
 from controlplane.domain.errors import InvalidRequest, InvalidState
 from events.base import utcnow
 from events.codec import Envelope
-from lq.embedded import free_port
 from tests.integration.conftest import Stack, StackFactory
+from tests.metrics.hooks import Receiver, serving
 
 SECRET = "webhook-secret"
 RULES = json.dumps(
@@ -30,34 +28,11 @@ RULES = json.dumps(
 )  # fmt: skip
 
 
-class Receiver:
-    def __init__(self) -> None:
-        self.got: list[tuple[dict[str, Any], bool]] = []
-        self.failures_left = 1  # the first delivery fails: the sender must retry
-
-    async def handle(self, request: web.Request) -> web.Response:
-        body = await request.read()
-        ok = notify.verify(
-            SECRET, request.headers["X-LQ-Timestamp"], body, request.headers["X-LQ-Signature"]
-        )
-        if self.failures_left:
-            self.failures_left -= 1
-            return web.Response(status=503)
-        self.got.append((json.loads(body), ok))
-        return web.Response(status=204)
-
-
 @pytest.fixture
 async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
-    r = Receiver()
-    app = web.Application()
-    app.router.add_post("/hook", r.handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    yield r, f"http://127.0.0.1:{port}/hook"
-    await runner.cleanup()
+    r = Receiver(SECRET, failures=1)  # the first delivery fails: the sender must retry
+    async with serving(r) as url:
+        yield r, url
 
 
 async def _alert(stack: Stack, rule_id: str, status: str, timeout: float = 20.0) -> dict[str, Any]:

@@ -13,13 +13,12 @@ from email import message_from_bytes
 from typing import Any
 
 import pytest
-from aiohttp import web
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from controlplane.alerting import notify
 from lq.embedded import free_port
 from tests.integration.conftest import Stack, StackFactory
+from tests.metrics.hooks import Receiver, serving
 
 SECRET = "channel-secret-1"
 RACK_RULES = json.dumps([
@@ -56,30 +55,11 @@ def smtp() -> Iterator[tuple[Mailbox, int]]:
     controller.stop()
 
 
-class Receiver:
-    def __init__(self) -> None:
-        self.got: list[tuple[dict[str, Any], bool]] = []
-
-    async def handle(self, request: web.Request) -> web.Response:
-        body = await request.read()
-        ok = notify.verify(
-            SECRET, request.headers["X-LQ-Timestamp"], body, request.headers["X-LQ-Signature"]
-        )
-        self.got.append((json.loads(body), ok))
-        return web.Response(status=204)
-
-
 @pytest.fixture
 async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
-    r = Receiver()
-    app = web.Application()
-    app.router.add_post("/hook", r.handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    yield r, f"http://127.0.0.1:{port}/hook"
-    await runner.cleanup()
+    r = Receiver(SECRET)
+    async with serving(r) as url:
+        yield r, url
 
 
 async def _until(what: str, check: Any, timeout: float = 20.0) -> Any:
