@@ -16,12 +16,16 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
+import sys
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import msgspec
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # Inventory is in tests/
 
 from controlplane import drs_plan
 from controlplane.domain import affinity as ad
@@ -31,25 +35,7 @@ from controlplane.drs import NO_CLUSTER, Drs, Policy
 from controlplane.load import LoadView
 from events import settings as settings_mod
 from events.metrics import HostSample, MetricsSample
-
-
-class Inventory:
-    """The repository's read interface over prepared aggregates (what ``Drs`` reads)."""
-
-    def __init__(self, states: dict[str, dict[str, Any]]) -> None:
-        self.states = states
-
-    def all(self, kind: str) -> list[Any]:
-        return list(self.states.get(kind, {}).values())
-
-    def get(self, kind: str, ident: str) -> tuple[Any, int]:
-        return self.states.get(kind, {}).get(ident), 0
-
-    def vm(self, vm_id: str) -> vd.Vm | None:
-        return self.states["vm"].get(vm_id)
-
-    def host(self, host_id: str) -> hd.Host | None:
-        return self.states["host"].get(host_id)
+from tests.controlplane.inventory import Inventory
 
 
 def build(n_hosts: int, n_vms: int, rnd: random.Random) -> Inventory:

@@ -23,6 +23,7 @@ from events import settings as settings_mod
 from events import storage as se
 from events import vm as ve
 from events.metrics import HostSample, MetricsSample
+from tests.controlplane.inventory import Inventory
 
 
 def mk(
@@ -220,25 +221,6 @@ def same_as_full(
         scores = {c.host_id: c.score for c in d.candidates if c.accepted}
         best = max(c.score for c in full_d.candidates if c.accepted)
         assert abs(scores[lazy[0].host_id] - best) < 1e-3
-
-
-class Inventory:
-    """What ``Drs.plan`` reads of the repository, over prepared aggregates."""
-
-    def __init__(self, states: dict[str, dict[str, Any]]) -> None:
-        self.states = states
-
-    def all(self, kind: str) -> list[Any]:
-        return list(self.states.get(kind, {}).values())
-
-    def get(self, kind: str, ident: str) -> tuple[Any, int]:
-        return self.states.get(kind, {}).get(ident), 0
-
-    def vm(self, vm_id: str) -> vd.Vm | None:
-        return self.states["vm"].get(vm_id)
-
-    def host(self, host_id: str) -> hd.Host | None:
-        return self.states["host"].get(host_id)
 
 
 def test_drs_balances_measured_load_when_every_host_has_a_fresh_sample() -> None:
