@@ -13,7 +13,8 @@ newer writer.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import msgspec
 
@@ -32,13 +33,16 @@ from projections import (
     vms,
 )
 from projections.schema import APPLY_LOCK_HERE, CHECKPOINT, Conn
-from projections.tables import Batch, Change
+from projections.tables import Batch, Change, event_tag
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "lq_changes"
 MAX_PAYLOAD = 7500
 """Bytes; PostgreSQL refuses NOTIFY payloads of 8000 bytes or more."""
+
+_FOLD_STEP = 100
+"""Messages folded between two turns of the audit log's writer."""
 
 FOLDS = {**vms.FOLDS, **hosts.FOLDS, **tasks.FOLDS, **ha.FOLDS, **placement.FOLDS}
 
@@ -63,6 +67,25 @@ def notify_payload(seq: int, changes: Sequence[Change]) -> str:
     return body.decode()
 
 
+_ID_FIELDS: dict[type, tuple[bool, bool, bool, bool, bool]] = {}
+
+
+def _id_fields(cls: type) -> tuple[bool, bool, bool, bool, bool]:
+    """Which of ``vm_id``, ``host_id``, ``to_host_id``, ``task_id``, ``target_kind`` an
+    event class has (looked up once per class)."""
+    found = _ID_FIELDS.get(cls)
+    if found is None:
+        names = set(getattr(cls, "__struct_fields__", ()))
+        found = _ID_FIELDS[cls] = (
+            "vm_id" in names,
+            "host_id" in names,
+            "to_host_id" in names,  # vm.migrated: the new host's name
+            "task_id" in names,
+            "target_kind" in names,
+        )
+    return found
+
+
 def _wanted(
     events: Sequence[StoredEvent],
 ) -> tuple[set[str], set[str], set[str], set[tuple[str, str]]]:
@@ -71,39 +94,46 @@ def _wanted(
     task_ids: set[str] = set()
     pairs: set[tuple[str, str]] = set()
     for se in events:
-        e = se.envelope.event
-        if se.envelope.type not in FOLDS:
+        env = se.envelope
+        tag = event_tag(env)
+        if tag not in FOLDS:
             continue
-        vm_id = getattr(e, "vm_id", None)
-        host_id = getattr(e, "host_id", None)
+        e: Any = env.event
+        has_vm, has_host, has_to_host, has_task, has_target = _id_fields(type(e))
+        vm_id = e.vm_id if has_vm else None
+        host_id = e.host_id if has_host else None
         if isinstance(vm_id, str):
             vm_ids.add(vm_id)
         if isinstance(host_id, str):
             host_ids.add(host_id)
-        to_host_id = getattr(e, "to_host_id", None)  # vm.migrated: the new host's name
-        if isinstance(to_host_id, str):
-            host_ids.add(to_host_id)
-        task_id = getattr(e, "task_id", None)
-        if isinstance(task_id, str):
-            task_ids.add(task_id)
-        target_kind = getattr(e, "target_kind", None)
-        if target_kind == "vm":
-            vm_ids.add(e.target_id)  # type: ignore[union-attr]
-        elif target_kind == "host":
-            host_ids.add(e.target_id)  # type: ignore[union-attr]
-        if se.envelope.type.startswith("host.capacity_") and isinstance(vm_id, str):
+        if has_to_host and isinstance(e.to_host_id, str):
+            host_ids.add(e.to_host_id)
+        if has_task and isinstance(e.task_id, str):
+            task_ids.add(e.task_id)
+        if has_target:
+            if e.target_kind == "vm":
+                vm_ids.add(e.target_id)
+            elif e.target_kind == "host":
+                host_ids.add(e.target_id)
+        if isinstance(vm_id, str) and tag.startswith("host.capacity_"):
             pairs.add((str(host_id), vm_id))
     return vm_ids, host_ids, task_ids, pairs
 
 
-async def fold(conn: Conn, events: Sequence[StoredEvent]) -> Batch:
-    """Load the rows the events touch and fold the events into them, in stream order."""
+async def load(conn: Conn, events: Sequence[StoredEvent]) -> Batch:
+    """The rows the events touch, loaded (nothing folded yet)."""
     vm_ids, host_ids, task_ids, pairs = _wanted(events)
     b = Batch()
     b.vms = await tables.load(conn, "vms", vm_ids)
     b.hosts = await tables.load(conn, "hosts", host_ids)
     b.tasks = await tables.load(conn, "tasks", task_ids)
     b.reservations = await tables.load_reservations(conn, pairs)
+    return b
+
+
+async def fold(conn: Conn, events: Sequence[StoredEvent]) -> Batch:
+    """Load the rows the events touch and fold the events into them, in stream order."""
+    b = await load(conn, events)
     fold_events(b, events)
     return b
 
@@ -113,19 +143,31 @@ def fold_events(b: Batch, events: Sequence[StoredEvent]) -> None:
 
     Pure: the projector calls it on rows loaded from the read model, the time-travel
     queries (``projections.history``) on rows folded from nothing."""
+    for _ in fold_steps(b, events):
+        pass
+
+
+def fold_steps(b: Batch, events: Sequence[StoredEvent], every: int = 0) -> Iterator[None]:
+    """``fold_events``, pausing (yielding) after every ``every`` messages (0: never), so
+    a caller can let other work run between the steps."""
     queued: list[str] = []
     message = -1
+    messages = 0
     for se in events:
         if se.seq != message:
             tasks.fill_target_names(b, queued)
             queued.clear()
             message = se.seq
-        fn = FOLDS.get(se.envelope.type)
+            messages += 1
+            if every and messages % every == 0:
+                yield
+        tag = event_tag(se.envelope)
+        fn = FOLDS.get(tag)
         if fn is None:
-            log.debug("unknown event type %s at seq %d: audit only", se.envelope.type, se.seq)
+            log.debug("unknown event type %s at seq %d: audit only", tag, se.seq)
             continue
         fn(b, se)
-        if se.envelope.type == "task.queued":
+        if tag == "task.queued":
             queued.append(se.envelope.event.task_id)  # type: ignore[union-attr]
     tasks.fill_target_names(b, queued)
 
@@ -158,9 +200,10 @@ async def apply_batch(
         fresh = [se for se in events if se.seq > done]
         if not fresh:
             return []
-        batch = await fold(conn, fresh)
+        batch = await load(conn, fresh)
+        # the fold runs while PostgreSQL takes in the audit log's rows
+        await tables.append_audit(conn, fresh, alongside=fold_steps(batch, fresh, _FOLD_STEP))
         await tables.store(conn, batch)
-        await tables.append_audit(conn, fresh)
         last = max(se.seq for se in fresh)
         await conn.execute(
             "INSERT INTO checkpoint (name, seq) VALUES (%s, %s)"

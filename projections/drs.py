@@ -8,6 +8,7 @@ recommendation is created, so the DRS page draws "vm: from → to" without joins
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import get_args
 
 from events import drs
 from events.codec import StoredEvent
@@ -32,11 +33,16 @@ _UPDATE = (
 )
 
 
+_DRS = frozenset(get_args(drs.DRS_EVENTS))
+
+
 async def apply(conn: Conn, events: Sequence[StoredEvent]) -> list[Change]:
     """Fold the DRS events of a batch; the rows changed."""
     changed: dict[str, int] = {}
     for se in events:
         e = se.envelope.event
+        if type(e) not in _DRS:
+            continue
         at = se.envelope.occurred_at
         if isinstance(e, drs.DrsRecommendationCreated):
             await conn.execute(

@@ -11,7 +11,7 @@ The changes announced to live clients have kinds ``storage_pool`` and ``volume``
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, get_args
 
 import msgspec
 from psycopg.types.json import Jsonb
@@ -201,11 +201,17 @@ async def _totals(conn: Conn, pool_id: str, s: StoredEvent) -> None:
     )
 
 
+_MINE = frozenset(get_args(se.STORAGE_EVENTS)) | {te.TaskQueued}
+"""The event classes ``apply`` looks at (a class lookup skips the rest cheaply)."""
+
+
 async def apply(conn: Conn, events: Sequence[StoredEvent]) -> list[Change]:
     """Fold the storage events of a batch (others are skipped); the rows changed."""
     changed: dict[tuple[str, str], int] = {}
     for s in events:
         e = s.envelope.event
+        if type(e) not in _MINE:
+            continue
         if isinstance(e, te.TaskQueued) and e.target_kind == "volume":
             await conn.execute(
                 "UPDATE volumes SET task_id = %s, updated_at = %s, seq = %s WHERE id = %s",

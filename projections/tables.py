@@ -9,14 +9,18 @@ instead of one per event. Column lists here must match ``sql/schema.sql``.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from typing import Any
 
 import msgspec
+from psycopg.copy import AsyncQueuedLibpqWriter
 from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
+from psycopg.types.json import set_json_loads
 
-from events.codec import StoredEvent, event_data
+from events.base import event_type
+from events.codec import Envelope, StoredEvent
+from events.evolution import UnknownEvent
 from projections.schema import Conn
 
 Row = dict[str, Any]
@@ -112,9 +116,23 @@ EVENT_COLUMNS = (
     "changes",
     "hash",
 )
-_JSONB = frozenset(
-    {"labels", "data", "changes", "boot_order", "clone_of", "disks", "nics", "snapshots"}
-)
+_json = msgspec.json.Encoder()
+
+
+_TAGS: dict[type, str] = {}
+
+
+def event_tag(env: Envelope) -> str:
+    """``env.type`` with the tag looked up once per event class (an event this version
+    could not read: its original type)."""
+    e = env.event
+    cls = type(e)
+    if cls is UnknownEvent:
+        return e.original_type  # type: ignore[union-attr]
+    tag = _TAGS.get(cls)
+    if tag is None:
+        tag = _TAGS[cls] = event_type(e)
+    return tag
 
 
 class Change(msgspec.Struct, frozen=True):
@@ -161,13 +179,21 @@ class Batch:
         return [Change(kind, key, seq) for (kind, key), seq in self._changes.items()]
 
 
+_PAIRS = "(SELECT p->>0, p->>1 FROM json_array_elements(%s::json) AS p) AS k(h, v)"
+"""``(host_id, vm_id)`` pairs sent as one JSON array of two-element arrays."""
+
+
 async def load(conn: Conn, table: str, ids: Iterable[str]) -> dict[str, Row]:
     """Rows of ``table`` by primary key ``id``."""
     wanted = sorted(set(ids))
     if not wanted:
         return {}
     async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(f"SELECT * FROM {table} WHERE id = ANY(%s)", [wanted])
+        set_json_loads(msgspec.json.decode, cur)
+        await cur.execute(
+            f"SELECT * FROM {table} WHERE id = ANY(ARRAY(SELECT json_array_elements_text(%s)))",
+            [_json.encode(wanted).decode()],
+        )
         return {row["id"]: row for row in await cur.fetchall()}
 
 
@@ -180,34 +206,36 @@ async def load_reservations(
     out: dict[tuple[str, str], Row | None] = dict.fromkeys(wanted)
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(
-            "SELECT r.* FROM reservations r JOIN unnest(%s::text[], %s::text[]) AS k(h, v)"
-            " ON r.host_id = k.h AND r.vm_id = k.v",
-            [[h for h, _ in wanted], [v for _, v in wanted]],
+            f"SELECT r.* FROM reservations r JOIN {_PAIRS} ON r.host_id = k.h AND r.vm_id = k.v",
+            [_json.encode(wanted).decode()],
         )
         for row in await cur.fetchall():
             out[(row["host_id"], row["vm_id"])] = row
     return out
 
 
-def _values(columns: tuple[str, ...], row: Row) -> list[Any]:
-    return [Jsonb(row[c]) if c in _JSONB and row[c] is not None else row[c] for c in columns]
-
-
 async def upsert(
     conn: Conn, table: str, columns: tuple[str, ...], key: tuple[str, ...], rows: list[Row]
 ) -> None:
-    """Write whole rows, replacing any with the same key (one pipelined executemany)."""
+    """Write whole rows, replacing any with the same key: one statement for all of them.
+
+    The rows travel as one JSON array (encoded by msgspec) that PostgreSQL turns into
+    records of the table's own row type; each row must hold every column in ``columns``
+    (a missing one is refused before anything is sent)."""
     if not rows:
         return
+    wanted = set(columns)
+    for row in rows:
+        if not wanted <= row.keys():
+            raise KeyError(f"{table} row {row.get('id')!r} lacks {sorted(wanted - row.keys())}")
     cols = ", ".join(columns)
-    marks = ", ".join(["%s"] * len(columns))
     sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c not in key)
-    stmt = (
-        f"INSERT INTO {table} ({cols}) VALUES ({marks})"
-        f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET {sets}"
+    await conn.execute(
+        f"INSERT INTO {table} ({cols}) SELECT {cols}"
+        f" FROM json_populate_recordset(NULL::{table}, %s::json)"
+        f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET {sets}",
+        [_json.encode(rows).decode()],
     )
-    async with conn.cursor() as cur:
-        await cur.executemany(stmt, [_values(columns, r) for r in rows])
 
 
 async def store(conn: Conn, batch: Batch) -> None:
@@ -241,27 +269,42 @@ async def store(conn: Conn, batch: Batch) -> None:
     await upsert(conn, "reservations", RESERVATION_COLUMNS, ("host_id", "vm_id"), kept)
     if gone:
         await conn.execute(
-            "DELETE FROM reservations r USING unnest(%s::text[], %s::text[]) AS k(h, v)"
-            " WHERE r.host_id = k.h AND r.vm_id = k.v",
-            [[h for h, _ in gone], [v for _, v in gone]],
+            f"DELETE FROM reservations r USING {_PAIRS} WHERE r.host_id = k.h AND r.vm_id = k.v",
+            [_json.encode(gone).decode()],
         )
 
 
-async def append_audit(conn: Conn, events: list[StoredEvent]) -> None:
-    """COPY every event of the batch into the ``events`` audit log."""
-    enc = msgspec.json.Encoder()
+_COPY_STEP = 200
+"""Audit rows formatted between two turns of the writer."""
+
+
+async def append_audit(
+    conn: Conn, events: list[StoredEvent], alongside: Iterable[None] = ()
+) -> None:
+    """COPY every event of the batch into the ``events`` audit log.
+
+    ``data`` is the event encoded by msgspec straight from its struct (under its ``type``
+    tag, as on the wire); an event this version could not read keeps its original type
+    and data. The rows are handed to PostgreSQL by a writer task while this one formats
+    the next ones, then runs the steps of ``alongside`` (the batch's fold): PostgreSQL
+    inserts and indexes the rows while Python works, instead of one waiting for the other.
+    """
     async with (
         conn.cursor() as cur,
-        cur.copy(f"COPY events ({', '.join(EVENT_COLUMNS)}) FROM STDIN") as copy,
+        cur.copy(
+            f"COPY events ({', '.join(EVENT_COLUMNS)}) FROM STDIN",
+            writer=AsyncQueuedLibpqWriter(cur),
+        ) as copy,
     ):
-        for se in events:
+        for i, se in enumerate(events, 1):
             env = se.envelope
+            ev = env.event
             await copy.write_row(
                 (
                     se.seq,
                     se.index,
                     env.event_id,
-                    env.type,
+                    event_tag(env),
                     env.schema_version,
                     env.aggregate_kind,
                     env.aggregate_id,
@@ -270,8 +313,12 @@ async def append_audit(conn: Conn, events: list[StoredEvent]) -> None:
                     env.correlation_id,
                     env.causation_id,
                     env.traceparent,
-                    enc.encode(event_data(env)).decode(),
-                    None if env.changes is None else enc.encode(env.changes).decode(),
+                    _json.encode(ev.data if type(ev) is UnknownEvent else ev).decode(),
+                    None if env.changes is None else _json.encode(env.changes).decode(),
                     env.hash,
                 )
             )
+            if i % _COPY_STEP == 0:
+                await asyncio.sleep(0)  # the writer's turn
+        for _ in alongside:
+            await asyncio.sleep(0)
