@@ -14,14 +14,10 @@ then measures:
    the time from the JetStream commit of an event (the stream's own storage timestamp of
    the message) to the moment a MutationObserver in the page sees the row reflect it.
 
-The fleet is realistic in shape but needs no agents: ``--fleet-hosts`` hosts (default one
-per 250 VMs) enrol and are marked disconnected ("no agent") in their first message, so
-placement never picks them and liveness leaves them alone. Each VM is one message holding
-its whole, valid history (created + queued, placed + running, defined [+ started] +
-succeeded; one in 20 later seen crashed, ``error``; one in 4 never started, ``stopped``)
-with timestamps spread over the last 30 days, and the capacity it holds is reserved on
-its host's subject. Because each VM's history is a single message, no process manager
-ever sees a VM with a pending task, so nothing acts on the fleet.
+The fleet (``bench/inventory_fleet.py``, shared with ``bench/bigfleet.py``) is realistic in
+shape but needs no agents: ``--fleet-hosts`` hosts (default one per 250 VMs) enrolled and
+disconnected, and each VM one message holding its whole, valid history, so no process
+manager ever sees a pending task and nothing acts on the fleet.
 
     .venv/bin/python bench/dashboard.py --vms 50000
 """
@@ -45,18 +41,20 @@ import urllib.request
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import nats
 
-from events import host, task, vm
-from events.base import Event, Meta, new_id, utcnow
+if __package__ in (None, ""):  # run as a script: make ``bench`` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.inventory_fleet import load_fleet
+from events import natsauth
 from events.bus import Bus
-from events.codec import Envelope, wrap
-from events.store import AppendRequest, EventStore
+from events.settings import Settings
+from events.store import EventStore
 from events.subjects import EVENTS_STREAM
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -204,140 +202,6 @@ async def get_json(http: aiohttp.ClientSession, stack: Stack, path: str) -> Any:
 
 
 # ---------------------------------------------------------------------------- the fleet
-
-
-class Loader:
-    """Appends synthetic decisions with ``append_many``, tracking subject versions."""
-
-    def __init__(self, store: EventStore) -> None:
-        self.store = store
-        self.versions: dict[tuple[str, str], int] = {}
-        self.events = 0
-        self.messages = 0
-        self.last = 0
-
-    async def append(self, requests: list[AppendRequest], window: int = 1000) -> None:
-        for i in range(0, len(requests), window):
-            chunk = requests[i : i + window]
-            results = await self.store.append_many(chunk)
-            for req, res in zip(chunk, results, strict=True):
-                if isinstance(res, Exception):
-                    raise res
-                self.versions[(req.kind, req.aggregate_id)] = res.seq
-                self.events += len(req.envelopes)
-                self.messages += 1
-                self.last = max(self.last, res.seq)
-
-    def request(self, kind: str, ident: str, envelopes: list[Envelope]) -> AppendRequest:
-        return AppendRequest(kind, ident, envelopes, self.versions.get((kind, ident), 0))
-
-
-def _meta(actor: str, at: datetime, task_id: str | None = None) -> Meta:
-    return Meta(actor=actor, occurred_at=at, correlation_id=task_id)
-
-
-def vm_history(
-    i: int, host_id: str, created: datetime, until: datetime
-) -> tuple[list[Envelope], Event]:
-    """One VM's whole life as one message, and the reservation it holds on its host.
-
-    Of every 20 VMs: 5 created without start (stopped), 14 running, 1 running and then
-    seen crashed by its host (error). Names are ``vm-00000``..., sizes 1 to 8 vCPUs and
-    1 to 8 GiB."""
-    vm_id, task_id = new_id(), new_id()
-    vcpus, mem = 1 + i % 8, 1024 * (1 + (i // 8) % 8)
-    kind = "stopped" if 1 <= i % 20 <= 5 else "crashed" if i % 20 == 0 else "running"
-    envs = wrap(
-        "vm",
-        vm_id,
-        [
-            vm.VmCreated(
-                vm_id=vm_id, name=f"vm-{i:05d}", vcpus=vcpus, memory_mib=mem,
-                start=kind != "stopped",
-            ),
-            task.TaskQueued(task_id=task_id, operation="vm.create", target_kind="vm",
-                            target_id=vm_id),
-        ],
-        _meta(f"user:bench-{i % 7}", created, task_id),
-    )  # fmt: skip
-    envs += wrap(
-        "vm",
-        vm_id,
-        [vm.VmPlaced(vm_id=vm_id, host_id=host_id), task.TaskRunning(task_id=task_id,
-                                                                     host_id=host_id)],
-        _meta("system:placement", created + timedelta(milliseconds=40), task_id),
-    )  # fmt: skip
-    done: list[Event] = [vm.VmDefined(vm_id=vm_id, host_id=host_id)]
-    if kind != "stopped":
-        done.append(vm.VmStarted(vm_id=vm_id, host_id=host_id))
-    done.append(task.TaskSucceeded(task_id=task_id))
-    agent = f"agent:{host_id}"
-    envs += wrap("vm", vm_id, done, _meta(agent, created + timedelta(seconds=3), task_id))
-    if kind == "crashed":
-        envs += wrap(
-            "vm",
-            vm_id,
-            [
-                vm.VmStateObserved(
-                    vm_id=vm_id, host_id=host_id, state="error", reason="guest crashed"
-                )
-            ],
-            _meta(agent, min(created + timedelta(hours=2), until)),
-        )
-    reservation = host.HostCapacityReserved(
-        host_id=host_id, vm_id=vm_id, vcpus=vcpus, memory_mib=mem
-    )
-    return envs, reservation
-
-
-async def load_fleet(store: EventStore, n_vms: int, n_hosts: int, chunk: int) -> Loader:
-    loader = Loader(store)
-    now = utcnow()
-    start = now - timedelta(days=30)
-    step = (now - timedelta(minutes=5) - start) / max(n_vms, 1)
-    host_ids = [new_id() for _ in range(n_hosts)]
-    await loader.append(
-        [
-            loader.request(
-                "host",
-                h,
-                wrap(
-                    "host",
-                    h,
-                    [
-                        host.HostEnrolled(
-                            host_id=h,
-                            name=f"fleet-{k:04d}",
-                            uri=f"qemu+tls://fleet-{k:04d}.example.net/system",
-                            cpus=512,
-                            memory_mib=2 << 20,
-                            labels={"rack": f"r{k % 16:02d}"},
-                        ),
-                        host.HostDisconnected(host_id=h, reason="benchmark fleet: no agent"),
-                    ],
-                    _meta(f"agent:{h}", start - timedelta(days=1)),
-                ),
-            )
-            for k, h in enumerate(host_ids)
-        ]
-    )
-    for base in range(0, n_vms, chunk):
-        vm_reqs: list[AppendRequest] = []
-        reservations: dict[str, list[Event]] = {}
-        for i in range(base, min(n_vms, base + chunk)):
-            h = host_ids[i % n_hosts]
-            envs, reservation = vm_history(i, h, start + step * i, now - timedelta(minutes=1))
-            vm_reqs.append(loader.request("vm", envs[0].aggregate_id, envs))
-            reservations.setdefault(h, []).append(reservation)
-        at = start + step * base
-        await loader.append(
-            [
-                loader.request("host", h, wrap("host", h, evs, _meta("system:placement", at)))
-                for h, evs in reservations.items()
-            ]
-        )
-        await loader.append(vm_reqs)
-    return loader
 
 
 async def wait_caught_up(
@@ -491,7 +355,14 @@ async def ui_latency(
 ) -> dict[str, list[float]]:
     from playwright.async_api import async_playwright
 
-    nc = await nats.connect(nats_url, name="bench-dashboard-reader")
+    auth = natsauth.service_auth(Settings(data_dir=str(stack.data_dir)))
+    nc = await nats.connect(
+        nats_url,
+        name="bench-dashboard-reader",
+        nkeys_seed=auth.seed_file if auth and auth.seed_file else None,
+        user_credentials=auth.creds_file if auth and auth.creds_file else None,
+        inbox_prefix=auth.inbox_prefix if auth else "_INBOX",
+    )
     js = nc.jetstream()
     out: dict[str, list[float]] = {"created": [], "running": [], "request": []}
     parts: list[list[float]] = []
@@ -580,7 +451,8 @@ async def bench(args: argparse.Namespace, stack: Stack) -> None:
     async with aiohttp.ClientSession(timeout=timeout) as http:
         await authenticate(http, stack)
         base = await get_json(http, stack, "/api/v1/stats")
-        bus = await Bus.connect(endpoints["nats_url"], name="bench-dashboard")
+        auth = natsauth.service_auth(Settings(data_dir=str(stack.data_dir)))
+        bus = await Bus.connect(endpoints["nats_url"], name="bench-dashboard", auth=auth)
         try:
             t0 = time.perf_counter()
             loader = await load_fleet(bus.store, args.vms, args.fleet_hosts, args.chunk)

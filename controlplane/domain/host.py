@@ -23,12 +23,15 @@ from events.codec import Envelope
 KIND = "host"
 
 
-class Reservation(msgspec.Struct, frozen=True):
+class Reservation(msgspec.Struct, frozen=True, gc=False):
     vcpus: int
     memory_mib: int
 
 
-class Host(msgspec.Struct, frozen=True, kw_only=True):
+class Host(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """A host as the controlplane decides on it; untracked by the cyclic garbage collector,
+    as ``Reservation`` and ``controlplane.domain.vm_state.Vm`` (no cycles possible)."""
+
     host_id: str
     name: str
     uri: str

@@ -20,7 +20,7 @@ from events.base import Event
 from events.codec import Envelope
 
 
-class Pending(msgspec.Struct, frozen=True, kw_only=True):
+class Pending(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """The operation in flight: which task, the request, and when it reached a host.
 
     ``state_before`` is the VM's state when the operation was asked for: where a failed or
@@ -40,7 +40,7 @@ class Pending(msgspec.Struct, frozen=True, kw_only=True):
     percent: int = 0
 
 
-class Snapshot(msgspec.Struct, frozen=True, kw_only=True):
+class Snapshot(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     snapshot_id: str
     name: str
     parent_id: str | None = None
@@ -50,7 +50,7 @@ class Snapshot(msgspec.Struct, frozen=True, kw_only=True):
     description: str = ""
 
 
-class Migration(msgspec.Struct, frozen=True, kw_only=True):
+class Migration(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """A move under way: where to, how, and whether the destination already holds the VM."""
 
     from_host_id: str
@@ -61,7 +61,14 @@ class Migration(msgspec.Struct, frozen=True, kw_only=True):
     started_at: datetime | None = None
 
 
-class Vm(msgspec.Struct, frozen=True, kw_only=True):
+class Vm(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """A VM as the controlplane decides on it.
+
+    Untracked by the cyclic garbage collector (``gc=False``, as ``Pending``, ``Snapshot`` and
+    ``Migration``): states are immutable and never refer back to anything holding them, so
+    they cannot form a cycle, and the aggregate cache holds one per VM — tracked, every
+    full collection walked all of them (docs/benchmarks.md, the big inventory)."""
+
     vm_id: str
     name: str
     vcpus: int
