@@ -10,7 +10,8 @@ Reactions are idempotent, so a retried event is harmless.
 
 ``consume_by_key`` does the same without handling one event at a time: the process
 manager names the keys each event's reaction reads or changes (``Keys``: its VM, say,
-and the hosts' reservations), and ``Lanes`` runs events concurrently across keys and in
+and the hosts' reservations; ``None`` for an event it has no reaction to, which then
+costs nothing more), and ``Lanes`` runs events concurrently across keys and in
 stream order within a key, across batches too, so a slow reaction holds back only what
 shares a key with it. Each event is retried in place; a batch is acknowledged once all of
 its events were handled. ``Lanes`` also serves work queues (the hosts' reports).
@@ -34,8 +35,9 @@ log = logging.getLogger(__name__)
 TRANSIENT = (StoreUnavailable, TimeoutError, TooMuchContention)
 """Failures worth retrying the batch for; anything else skips the one event."""
 
-Keys = Callable[[StoredEvent], Iterable[Hashable]]
-"""What an event's reaction reads or writes: events sharing a key are handled in order."""
+Keys = Callable[[StoredEvent], Iterable[Hashable] | None]
+"""What an event's reaction reads or writes: events sharing a key are handled in order.
+``None``: the process manager has no reaction to the event (it is not handed over)."""
 
 LIMIT = 32
 """Work items of ``Lanes`` unfinished at one time (each mostly waits on NATS round trips)."""
@@ -140,7 +142,8 @@ async def consume_by_key(
     cache has seen its batch, so one slow reaction (a placement waiting for a busy host)
     holds back only the events that share a key with it, in this batch or a later one.
     Each event is retried in place on transient failures; a batch is acknowledged once all
-    its events were handled. ``limit`` bounds the events received and not yet handled."""
+    its events were handled (an event whose ``keys`` are ``None`` counts as handled at
+    once). ``limit`` bounds the events received and not yet handled."""
     while True:
         lanes = Lanes(name, limit)
         cancelled = False
@@ -152,7 +155,11 @@ async def consume_by_key(
                     continue
                 unhandled = _Unhandled(len(batch.events), batch.ack)
                 for se in batch.events:
-                    await lanes.submit(keys(se), partial(unhandled.handle, se, handle, name))
+                    ks = keys(se)
+                    if ks is None:
+                        await unhandled.done()
+                    else:
+                        await lanes.submit(ks, partial(unhandled.handle, se, handle, name))
         except asyncio.CancelledError:
             cancelled = True
             raise
@@ -174,6 +181,10 @@ class _Unhandled:
         self, se: StoredEvent, handle: Callable[[StoredEvent], Awaitable[None]], name: str
     ) -> None:
         await _handle_until_done(se, handle, name)
+        await self.done()
+
+    async def done(self) -> None:
+        """One more event handled (or needing no reaction)."""
         self._count -= 1
         if not self._count:
             await self._ack()

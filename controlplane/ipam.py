@@ -335,7 +335,7 @@ class NetProcess:
         live_nets = {n.network_id for n in networks if not n.deleted}
         live_groups = {g for g, s in groups.items() if not s.deleted}
         full = NetSyncBuilder(networks, groups, addresses).build(live_nets, live_groups)
-        vms = [v for v in self.repo.all("vm") if v.host_id == host_id and v.state != "deleted"]
+        vms = [v for v in self.repo.vms_on(host_id) if v.state != "deleted"]
         bindings = [b for v in vms for b in netspec.bindings_for(v, groups.values())]
         await self.send(
             host_id,

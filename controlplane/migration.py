@@ -3,7 +3,8 @@
 ``request_migration`` is the one entry point for every move (the migrate route, host
 evacuation, HA and DRS): it opens the VM's ``vm.migrate`` task. ``MigrationProcess``
 follows the stream through the durable consumer ``controlplane-migration`` (shared by
-the replicas) and carries each migration out:
+the replicas; ``consuming.consume_by_key``: migrations of different VMs side by side, each
+VM's and each host's in stream order, ``migration_keys``) and carries each migration out:
 
 1. **Queue.** A requested migration starts when the concurrency budgets allow it:
    ``migrations_per_host`` running migrations touching its source or destination and
@@ -36,10 +37,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Hashable
 from datetime import timedelta
 
 from controlplane import scheduler
-from controlplane.consuming import consume_forever, handle_in_place
+from controlplane.consuming import consume_by_key
 from controlplane.domain import host as hd
 from controlplane.domain import host_maintenance as hm
 from controlplane.domain import vm as vd
@@ -93,6 +95,29 @@ def evacuation_task_id(evacuation_task_id: str, vm_id: str) -> str:
     return str(uuid.uuid5(_TASKS, f"{evacuation_task_id}:{vm_id}"))
 
 
+def migration_keys(se: StoredEvent) -> tuple[Hashable, ...] | None:
+    """What the reaction to ``se`` depends on (``consuming.consume_by_key``), ``None`` for
+    the events this process manager does not react to (most of the stream).
+
+    A VM's migration steps stay in stream order (its VM); the end of a migration also
+    releases a reservation and records evacuation progress on its hosts, and a host's
+    evacuation requests its VMs' migrations: those stay in order per host. Starting queued
+    migrations (``pump``) reads every migration under its own lock, so a request needs no
+    key: its reaction only pumps."""
+    e = se.envelope.event
+    match e:
+        case ve.VmMigrationRequested():
+            return ()
+        case ve.VmMigrationStarted() | ve.VmMigrationTargetReady():
+            return (("vm", e.vm_id),)
+        case ve.VmMigrated() | ve.VmMigrationFailed():
+            hosts = {h for h in (e.from_host_id, e.to_host_id) if h is not None}
+            return (("vm", e.vm_id), *(("host", h) for h in sorted(hosts)))
+        case he.HostMaintenanceEntered():
+            return (("host", e.host_id),)
+    return None
+
+
 def mode_for(source: hd.Host | None) -> ve.MigrationMode:
     """``handoff`` between hosts on libvirt's test driver, ``p2p`` between real ones."""
     return "handoff" if source is None or source.uri.startswith("test:") else "p2p"
@@ -126,8 +151,14 @@ class MigrationProcess:
     async def run(self) -> None:
         sweeper = asyncio.create_task(self._sweep(), name="migration-sweep")
         try:
-            await consume_forever(
-                self.bus.store, CONSUMER, "lq.evt.>", self._handle_batch, "migration process"
+            await consume_by_key(
+                self.bus.store,
+                self.repo,
+                CONSUMER,
+                "lq.evt.>",
+                handle=self.handle,
+                name="migration process",
+                keys=migration_keys,
             )
         finally:
             sweeper.cancel()
@@ -141,9 +172,6 @@ class MigrationProcess:
                 raise
             except Exception:
                 log.exception("migration sweep failed")
-
-    async def _handle_batch(self, events: list[StoredEvent], last_seq: int) -> None:
-        await handle_in_place(self.repo, events, last_seq, self.handle, "migration process")
 
     async def handle(self, se: StoredEvent) -> None:
         env = se.envelope

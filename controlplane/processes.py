@@ -97,13 +97,7 @@ class VmProcess:
                     await self.settle_reservation(env, e.vm_id)
                 case ve.VmCancelRequested():
                     await self.cancel(env, e)
-                case (
-                    ve.VmMigrationRequested()
-                    | ve.VmMigrationStarted()
-                    | ve.VmMigrationTargetReady()
-                    | ve.VmMigrated()
-                    | ve.VmMigrationFailed()
-                ):
+                case _ if isinstance(e, _MIGRATION):
                     return  # controlplane.migration (its own consumer)
                 case ve.VmDeleted() if e.host_id:
                     await self.handler.execute(
@@ -287,7 +281,29 @@ CAPACITY = ("capacity",)
 """The key of every reaction that reads or changes hosts' reservations."""
 
 
-def reaction_keys(se: StoredEvent) -> tuple[Hashable, ...]:
+_MIGRATION = (
+    ve.VmMigrationRequested,
+    ve.VmMigrationStarted,
+    ve.VmMigrationTargetReady,
+    ve.VmMigrated,
+    ve.VmMigrationFailed,
+)
+
+
+def reacts_to(e: Event) -> bool:
+    """Whether ``VmProcess.handle`` does anything for ``e`` (the VM's observed states and
+    task ends, most of the VM events, need nothing from it)."""
+    if isinstance(e, _MIGRATION):
+        return False  # controlplane.migration (its own consumer)
+    return (
+        isinstance(e, ve.VmCreated | ve.VmPlaced | ve.VmCancelRequested)
+        or _settles_resize(e)
+        or (isinstance(e, ve.VmDeleted) and bool(e.host_id))
+        or vs.operation_of(e) is not None
+    )
+
+
+def reaction_keys(se: StoredEvent) -> tuple[Hashable, ...] | None:
     """What the reaction to ``se`` depends on, for concurrent handling (``consuming``).
 
     Every reaction reads and changes its own VM (pending task, dispatch): one VM's events
@@ -296,9 +312,12 @@ def reaction_keys(se: StoredEvent) -> tuple[Hashable, ...]:
     (affinity rules, HA failover room): those stay in stream order across VMs, so a
     placement still sees the capacity that an earlier deletion released and competes for
     a host's last room in the order the VMs were created. Everything else (dispatching an
-    order, a cancellation) touches only its VM and runs beside other VMs' reactions."""
+    order, a cancellation) touches only its VM and runs beside other VMs' reactions.
+    ``None`` for an event without a reaction (``reacts_to``): it is not handed over."""
     env = se.envelope
     e = env.event
+    if not reacts_to(e):
+        return None
     vm = ("vm", env.aggregate_id)
     if (
         isinstance(e, ve.VmCreated | ve.ResizeRequested)

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import ClassVar
 
 import msgspec
-import uuid_utils.compat as uuidc
+import uuid_utils
 
 
 class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
@@ -30,8 +30,9 @@ def event_type(event: Event) -> str:
 
 
 def new_id() -> str:
-    """A new time-ordered UUID (version 7) as text."""
-    return str(uuidc.uuid7())
+    """A new time-ordered UUID (version 7) as text (``uuid_utils``' own UUID type: its
+    text is the same, and it is several times faster to make than a ``uuid.UUID``)."""
+    return str(uuid_utils.uuid7())
 
 
 def utcnow() -> datetime:

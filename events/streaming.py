@@ -29,6 +29,9 @@ idle: a message stored just after its wake-up, or by a replica that lags, is sti
 ``consume`` uses a durable pull consumer with explicit acks, for readers that keep
 their position on the server; ``fetch`` (also the work queues' pull, ``events.bus``)
 holds one long pull request while idle and hands over each message as it arrives.
+
+A message's events are decoded once per process (``_events``), however many of these
+readers (a controlplane has several) read it.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ from nats.js import api
 from nats.js.client import JetStreamContext
 
 from events import _wire as wire
+from events import evolution
 from events._replies import Replies, status_of
 from events.codec import StoredEvent, decode_batch
 from events.errors import StoreUnavailable
@@ -74,8 +78,25 @@ class Chunk(NamedTuple):
     more: bool
 
 
+_DECODED = 4096  # messages whose decoded events are kept for the process's other readers
+_decoded: dict[tuple[int, int, bytes], list[StoredEvent]] = {}
+
+
 def _events(seq: int, data: bytes) -> list[StoredEvent]:
-    return [StoredEvent(seq=seq, index=i, envelope=e) for i, e in enumerate(decode_batch(data))]
+    """The events of one message, decoded once per process: a controlplane reads each
+    message several times (its aggregate cache, its process managers), mostly within
+    moments. Keyed by the message's bytes too (one process may read several streams);
+    the events are frozen, and callers copy the list."""
+    key = (seq, len(evolution.UPCASTERS), data)
+    events = _decoded.get(key)
+    if events is None:
+        events = [
+            StoredEvent(seq=seq, index=i, envelope=e) for i, e in enumerate(decode_batch(data))
+        ]
+        if len(_decoded) >= _DECODED:
+            del _decoded[next(iter(_decoded))]  # the oldest decoded
+        _decoded[key] = events
+    return events
 
 
 def _header(msg: Msg, name: str) -> int | None:

@@ -64,7 +64,14 @@ def span(
     name: str, *, parent: str | None = None, kind: trace.SpanKind = trace.SpanKind.INTERNAL,
     **attributes: Any,
 ) -> Iterator[Span]:  # fmt: skip
-    """A span under ``parent`` (a traceparent from another process) or the current span."""
+    """A span under ``parent`` (a traceparent from another process) or the current span.
+
+    When this process records no spans and no ``parent`` is given, the no-op span would
+    only repeat the current one: it is yielded as it is, without the API's work (a command
+    and every API request pass here)."""
+    if parent is None and not recording():
+        yield trace.get_current_span()
+        return
     attrs = {f"lq.{k}": v for k, v in attributes.items() if v is not None}
     with TRACER.start_as_current_span(
         name, context=_parent(parent), kind=kind, attributes=attrs

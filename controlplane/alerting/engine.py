@@ -4,7 +4,8 @@ Evaluation is a leader-only job (``controlplane.leader``, lease ``controlplane-j
 replica evaluates, so the rules' windows, the notices and the load exist once, and another
 replica takes over within the lease TTL when the leader goes. Metrics come from a core
 subscription to ``lq.host.*.metrics`` (no durable state is needed because a rule's timers
-are rebuilt from the next samples), events from a live tail of the event stream. A verdict
+are rebuilt from the next samples), events from the aggregate cache's live tail as it
+applies them (``controlplane.applied``: no second follow of the stream). A verdict
 becomes a command on the alert aggregate through the ordinary handler, whose
 expected-version check still settles the short overlap of a hand-over (and an operator's
 resolve on any replica); only the winner notifies. Notices go to the recipients and SMTP
@@ -156,7 +157,7 @@ class AlertEngine:
     async def _follow_events(self) -> None:
         while True:
             try:
-                async for batch in self.bus.store.follow(from_seq=self.repo.seq + 1):
+                async for batch in self.repo.applied.follow(self.repo.seq + 1):
                     for stored in batch:
                         if stored.envelope.aggregate_kind == rd.KIND:
                             await self.rule_changed(stored.seq)

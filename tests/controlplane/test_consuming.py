@@ -1,7 +1,8 @@
 """Concurrent handling (``controlplane.consuming``): the VM process manager's events run
 side by side across VMs from a real durable consumer, in stream order per key, retried in
 place when the failure is transient, acknowledged once handled; the VM process manager's
-keys keep capacity decisions in order; work-queue deliveries run in lanes, ordered per
+keys keep capacity decisions in order, the migration process manager's each VM's and
+host's steps (and skip what is not its business); work-queue deliveries run in lanes, ordered per
 key and bounded."""
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ import nats
 import pytest
 
 from controlplane.consuming import Lanes, consume_by_key
+from controlplane.migration import migration_keys
 from controlplane.processes import CAPACITY, reaction_keys
 from controlplane.repository import Repository
+from events import host as he
 from events import vm as ve
 from events.base import Event, Meta, utcnow
 from events.bus import Bus
@@ -41,6 +44,7 @@ async def test_vm_events_are_handled_side_by_side_in_order_and_retried_in_place(
         ("c", ve.VmStopRequested(vm_id="c")),  # 5
         ("d", ve.VmStartRequested(vm_id="d")),  # 6: a bug: skipped, never retried
         ("d", ve.VmStopRequested(vm_id="d")),  # 7
+        ("e", ve.VmStartRequested(vm_id="e")),  # 8: no reaction (keys None): acked unhandled
     ]:
         out = await bus.store.append("vm", vm, wrap("vm", vm, [e], META), versions.get(vm, 0))
         versions[vm] = out.seq
@@ -73,7 +77,7 @@ async def test_vm_events_are_handled_side_by_side_in_order_and_retried_in_place(
             "lq.evt.vm.*",
             handle=handle,
             name="test",
-            keys=lambda se: [se.envelope.aggregate_id],
+            keys=lambda se: None if se.envelope.aggregate_id == "e" else [se.envelope.aggregate_id],
         )
     )
     try:
@@ -87,12 +91,13 @@ async def test_vm_events_are_handled_side_by_side_in_order_and_retried_in_place(
         try:
             for _ in range(100):
                 info = await nc.jetstream().consumer_info(EVENTS_STREAM, "test-pm")
-                if not info.num_ack_pending:
+                if not info.num_ack_pending and not info.num_pending:
                     break
                 await asyncio.sleep(0.05)
         finally:
             await nc.close()
         assert info.num_ack_pending == 0 and info.num_pending == 0
+        assert 8 not in calls
     finally:
         consumer.cancel()
         await asyncio.gather(consumer, return_exceptions=True)
@@ -110,16 +115,45 @@ def _created(vm: str) -> ve.VmCreated:
         (_created("a"), True),  # placement: ranks every host, reserves on one
         (ve.ResizeRequested(vm_id="a", vcpus=2, memory_mib=1024), True),
         (ve.VmDeleted(vm_id="a", host_id="h1"), True),  # releases its reservation
-        (ve.VmDeleted(vm_id="a"), False),  # never reached a host: nothing to release
+        (ve.VmDeleted(vm_id="a"), None),  # never reached a host: nothing to release
         (ve.VmStartRequested(vm_id="a"), False),  # an order to its host only
         (ve.VmStopRequested(vm_id="a"), False),
+        (ve.VmStarted(vm_id="a", host_id="h1"), None),  # no reaction: not handed over
+        (ve.VmMigrated(vm_id="a", from_host_id="h1", to_host_id="h2"), None),  # migrations'
     ],
 )
-def test_vm_process_manager_keys(event: Event, capacity: bool) -> None:
+def test_vm_process_manager_keys(event: Event, capacity: bool | None) -> None:
     se = StoredEvent(seq=1, index=0, envelope=wrap("vm", "a", [event], META)[0])
     keys = reaction_keys(se)
-    assert ("vm", "a") in keys
+    if capacity is None:
+        assert keys is None
+        return
+    assert keys is not None and ("vm", "a") in keys
     assert (CAPACITY in keys) == capacity
+
+
+@pytest.mark.parametrize(
+    ("kind", "aggregate", "event", "keys"),
+    [
+        ("vm", "a", ve.VmMigrationRequested(vm_id="a", from_host_id="h1"), ()),  # pumps only
+        ("vm", "a", ve.VmMigrationStarted(vm_id="a", from_host_id="h1", to_host_id="h2"),
+         {("vm", "a")}),
+        ("vm", "a", ve.VmMigrationTargetReady(vm_id="a", to_host_id="h2"), {("vm", "a")}),
+        ("vm", "a", ve.VmMigrated(vm_id="a", from_host_id="h1", to_host_id="h2"),
+         {("vm", "a"), ("host", "h1"), ("host", "h2")}),
+        ("vm", "a", ve.VmMigrationFailed(vm_id="a", from_host_id="h1", reason="x"),
+         {("vm", "a"), ("host", "h1")}),
+        ("host", "h1", he.HostMaintenanceEntered(host_id="h1", migrating=("a",)),
+         {("host", "h1")}),
+        ("vm", "a", ve.VmStartRequested(vm_id="a"), None),  # not the migrations' business
+    ],
+)  # fmt: skip
+def test_migration_process_manager_keys(
+    kind: str, aggregate: str, event: Event, keys: set[tuple[str, str]] | tuple[()] | None
+) -> None:
+    se = StoredEvent(seq=1, index=0, envelope=wrap(kind, aggregate, [event], META)[0])
+    got = migration_keys(se)
+    assert (set(got) if got else got) == keys
 
 
 async def test_lanes_order_each_key_run_keys_side_by_side_and_bound_the_work() -> None:
