@@ -187,10 +187,12 @@ def _wait_hosts(s: Stack, n: int, timeout: float = 30.0) -> None:
     raise AssertionError(f"fewer than {n} hosts connected after {timeout:.0f} s")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser(stack: Stack) -> Iterator[Any]:
-    # Module scope on purpose: Playwright's sync API keeps an event loop running in this
-    # thread while it is active, which would break every asyncio test collected after it.
+    # One Chromium for the session (a launch costs 2-3 s on two loaded cores; each test
+    # still gets its own context). Playwright's sync API keeps an event loop running in
+    # this thread while it is active, which would break any asyncio test run after it:
+    # ``pytest_collection_modifyitems`` (tests/conftest.py) runs the browser tests last.
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tests.ha.conftest import wait_lease_protects
 from tests.integration.conftest import Stack, StackFactory
 
 FAST = {
@@ -75,7 +76,7 @@ async def test_placement_keeps_the_failover_share_and_ha_restarts_use_it(
     assert task["state"] == "failed" and "HA failover" in str(task), task
 
     # the host of both HA VMs dies: both restart on fo-2, in the share kept free for them
-    await asyncio.sleep(3)  # the agent acknowledges the protection in its lease
+    await wait_lease_protects(stack.settings.nats_url, h1, set(vms))  # acknowledged
     await stack.stop_host("fo-1")
     async with asyncio.timeout(60):
         while True:

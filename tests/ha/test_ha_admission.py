@@ -14,6 +14,7 @@ import asyncio
 import pytest
 
 from events.bus import Bus
+from tests.ha.conftest import wait_lease_protects
 from tests.integration.conftest import Stack, StackFactory
 
 FAST = {
@@ -56,7 +57,8 @@ async def test_priority_order_and_no_overbooking(make_stack: StackFactory) -> No
     made = await stack.command("POST", f"/api/v1/vms/{off}/actions/set-ha", json={"enabled": False})
     assert (await stack.wait_task(made["task_id"]))["state"] == "succeeded"
     assert (await stack.get(f"/api/v1/vms/{off}?min_seq={made['seq']}"))["ha_enabled"] is False
-    await asyncio.sleep(3)  # the agent acknowledges the protection in its lease
+    # the agent acknowledges the protection (without "off") in its lease
+    await wait_lease_protects(stack.settings.nats_url, big, {high, low})
 
     await stack.stop_host("big")
     async with asyncio.timeout(60):

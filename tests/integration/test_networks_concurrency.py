@@ -24,15 +24,18 @@ from tests.integration.conftest import Stack, StackFactory
 
 COUNT = 200
 SPREAD = 50  # VMs that take the NICs of the second network (a VM takes one change at a time)
+# four simulated hosts, each with room for all 254 VMs: placement spreads them, so each
+# host's domain count (which every save of its node file walks) is about a quarter
+HOSTS = [(64, 262144)] * 4
 
 
 @pytest.mark.timeout(300)  # about 55 s on two idle cores: 454 real operations
 async def test_200_concurrent_vm_creations_get_distinct_addresses(
     make_stack: StackFactory,
 ) -> None:
-    # 254 creations and 200 attachments on two simulated hosts: a loaded machine must not
-    # turn a slow order into a deadline failure (deadlines are tested in test_placement.py)
-    stack = await make_stack(hosts=[(64, 262144), (64, 262144)], order_timeout_s=120.0)
+    # 254 creations and 200 attachments: a loaded machine must not turn a slow order
+    # into a deadline failure (deadlines are tested in test_placement.py)
+    stack = await make_stack(hosts=HOSTS, order_timeout_s=120.0)
     status, net, _ = await stack.request(
         "POST", "/api/v1/networks", json={"name": "big", "type": "nat", "cidr": "10.90.0.0/24"}
     )
@@ -123,9 +126,10 @@ async def _nics_fill_a_network(stack: Stack, vm_ids: list[str]) -> None:
     )
     assert status == 201, net
     nid = net["network_id"]
-    for _ in range(200):  # realised on both hosts before NICs are put on it
+    for _ in range(200):  # realised on every host before NICs are put on it
         status, row, _ = await stack.request("GET", f"/api/v1/networks/{nid}")
-        if status == 200 and [h["state"] for h in row["hosts"].values()] == ["active"] * 2:
+        states = [h["state"] for h in row["hosts"].values()] if status == 200 else []
+        if states == ["active"] * len(HOSTS):
             break
         await asyncio.sleep(0.1)
     turns: dict[str, asyncio.Lock] = {}
