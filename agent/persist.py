@@ -14,7 +14,10 @@ domain that was running comes back running from a fresh "boot".
 
 The agent saves after every executed order, after every lifecycle event of a managed
 domain, and on a clean shutdown. A save reads the definitions in the hypervisor's worker
-thread and writes the file in another thread, so the event loop never waits on disk. Only
+thread and writes the file in another thread, so the event loop never waits on disk. Saves
+asked for while one is already waiting to start share that one: it reads the domains after
+every change its callers made, so a burst of orders on a busy host costs two saves, not one
+per order (each save reads every domain and rewrites the whole file). Only
 ``test:///<absolute path>`` URIs have a node file; every other hypervisor keeps its own
 domains and gets no keeper.
 """
@@ -43,6 +46,7 @@ class NodeFileKeeper:
         self._taken = 0
         self._file_lock = threading.Lock()
         self._written = 0
+        self._waiting: asyncio.Future[None] | None = None  # a save not yet reading
 
     @classmethod
     def for_hypervisor(cls, hypervisor: Hypervisor) -> NodeFileKeeper | None:
@@ -56,8 +60,23 @@ class NodeFileKeeper:
         Best effort: a failure is logged, never raised, because not being able to save
         must not stop the agent from serving orders (the next save tries again).
         """
+        waiting = self._waiting
+        if waiting is not None:  # it has not read yet: it will see this caller's change
+            await asyncio.shield(waiting)
+            return
+        done = self._waiting = asyncio.get_running_loop().create_future()
+        try:
+            await self._save()
+        finally:
+            if self._waiting is done:  # cancelled before it started reading
+                self._waiting = None
+            if not done.done():
+                done.set_result(None)
+
+    async def _save(self) -> None:
         try:
             async with self._snapshots:
+                self._waiting = None  # a change from here on needs a save of its own
                 domains = await self.hypervisor.managed_definitions()
                 pools = await self.hypervisor.managed_pools()
                 self._taken += 1

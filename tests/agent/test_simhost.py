@@ -7,6 +7,7 @@ domains, states, LimiQuantix metadata and capacity.
 
 from __future__ import annotations
 
+import asyncio
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -151,3 +152,25 @@ async def test_no_keeper_for_the_shared_test_host() -> None:
         assert NodeFileKeeper.for_hypervisor(hv) is None
     finally:
         await hv.close()
+
+
+async def test_saves_asked_for_together_share_one_and_miss_no_change(host_uri: str) -> None:
+    """Ten orders finishing at once on one host ask for ten saves: the first reads the
+    domains, the other nine share the one save after it, and every domain is in the file."""
+    hv = await Hypervisor.open(host_uri)
+    try:
+        keeper = NodeFileKeeper.for_hypervisor(hv)
+        assert keeper is not None
+        ids = [new_vm_id() for _ in range(10)]
+        for vm_id in ids:
+            await hv.define(spec(vm_id, vm_id[:8]))
+        await asyncio.gather(*(keeper.save() for _ in ids))
+        assert keeper._taken == 2  # one snapshot per save before
+    finally:
+        await hv.close()
+
+    again = await Hypervisor.open(host_uri)
+    try:
+        assert {d.vm_id for d in await again.list_managed()} == set(ids)
+    finally:
+        await again.close()
