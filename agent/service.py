@@ -98,6 +98,8 @@ class Agent:
         self.uri = hypervisor.uri if hypervisor else hypervisor_uri or settings.libvirt_uri
         self.state_dir: Path = settings.data_path / "agents" / self.name
         self.host_id: str | None = None
+        # the controlplane's word at enrolment wins: it derives it from its heartbeat timeout
+        self.heartbeat_interval_s = settings.heartbeat_interval_s
         self.ready = asyncio.Event()  # enrolled and inventory sent
         self._hypervisor = hypervisor
         self._owns_hypervisor = hypervisor is None
@@ -143,7 +145,7 @@ class Agent:
                 hv,
                 host_id,
                 self.state_dir,
-                interval_s=self.settings.heartbeat_interval_s,
+                interval_s=self.heartbeat_interval_s,
                 fence_after_s=self.settings.ha_fence_after_s,
                 persist=self._save_domains,
             )
@@ -156,7 +158,7 @@ class Agent:
                 asyncio.create_task(self._lifecycle_loop(bus, hv, host_id), name="lifecycle"),
                 asyncio.create_task(self._sweep_loop(), name="sweep"),
                 asyncio.create_task(
-                    heartbeat_loop(bus, hv, host_id, self.settings.heartbeat_interval_s),
+                    heartbeat_loop(bus, hv, host_id, self.heartbeat_interval_s),
                     name="heartbeat",
                 ),
                 asyncio.create_task(fencer.run(), name="fencing"),
@@ -264,6 +266,8 @@ class Agent:
         if reply.host_id != known:
             id_file.write_text(reply.host_id + "\n")
         self._identity.received(reply.user_jwt)  # NATS JWT mode: the host's own user
+        if reply.heartbeat_interval_s:
+            self.heartbeat_interval_s = reply.heartbeat_interval_s
         self.host_id = reply.host_id
         return reply.host_id
 

@@ -13,7 +13,9 @@ authorization off: the swarm shares connections between hosts, see ``bench/swarm
    through the API (``bench/load.py``); hosts seen connected, creates/s, ``GET /vms``
    first page and filtered page p50/p95, controlplane RSS;
 3. **mixed lifecycle load** for ``--duration`` seconds (``bench/load.py``): ops/s,
-   request → ``succeeded`` p50/p95/p99, ``202`` → change-feed lag;
+   request → ``succeeded`` p50/p95/p99, ``202`` → change-feed lag, and the CPU time the
+   controlplane and the projector spent during it per lifecycle op completed (their
+   ``/proc`` user + system time: robust to other work on the machine, unlike latency);
 4. **cold start**: the controlplane restarted on the stream this run produced, time to
    ``/ready``.
 
@@ -122,6 +124,12 @@ class Stack:
                 return int(row.split()[1]) / 1024
         return float("nan")
 
+    def cpu_s(self, name: str, system_only: bool = False) -> float:
+        """CPU seconds (user + system, or system only) ``name`` has consumed so far."""
+        fields = Path(f"/proc/{self.procs[name].pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = int(fields[12]) + (0 if system_only else int(fields[11]))
+        return ticks / os.sysconf("SC_CLK_TCK")
+
     def close(self) -> None:
         for name in list(self.procs):
             self.stop(name)
@@ -149,7 +157,13 @@ def start_stack(data: Path) -> Stack:
 
 
 def start_swarm(
-    stack: Stack, hosts: int, per_process: int, metrics_s: float, fetch_wait: float = LONG_PULL
+    stack: Stack,
+    hosts: int,
+    per_process: int,
+    metrics_s: float,
+    fetch_wait: float = LONG_PULL,
+    *,
+    extra: tuple[str, ...] = (),
 ) -> list[Any]:
     procs = []
     for i, first in enumerate(range(0, hosts, per_process)):
@@ -170,6 +184,7 @@ def start_swarm(
                     str(metrics_s),
                     "--fetch-wait",
                     str(fetch_wait),
+                    *extra,
                 ],
                 cwd=ROOT,
                 env=stack.env,
@@ -223,14 +238,20 @@ async def projector_vs_copy(events: int) -> dict[str, float]:
                 await cache.stop()
             finally:
                 await bus.close()
-            stop = asyncio.Event()
+            # the read model's tables are made before the clock starts, as the twin tables
+            # of the raw side are (a projector makes them once, on its first start)
             t0 = time.perf_counter()
-            task = asyncio.create_task(runner.run(settings, stop))
-            while await proj.checkpoint(pg.url) < work.last:
-                if task.done():
-                    task.result()
-                await asyncio.sleep(0.02)
-            projector_s = time.perf_counter() - t0
+            await proj.create_read_model(settings)
+            create_s = time.perf_counter() - t0
+            stop = asyncio.Event()
+            async with proj.Checkpoint(pg.url) as checkpoint:
+                t0 = time.perf_counter()
+                task = asyncio.create_task(runner.run(settings, stop))
+                while await checkpoint.seq() < work.last:
+                    if task.done():
+                        task.result()
+                    await asyncio.sleep(0.02)
+                projector_s = time.perf_counter() - t0
             stop.set()
             await task
             rows, copy_s = await raw_copy(pg.url)
@@ -246,6 +267,7 @@ async def projector_vs_copy(events: int) -> dict[str, float]:
         "ratio": copy_s / projector_s,
         "messages": work.last,
         "cache_replay_s": replay_s,
+        "read_model_create_s": create_s,
     }
 
 
@@ -347,8 +369,25 @@ def machine() -> str:
     )
 
 
+async def baselines(args: argparse.Namespace) -> dict[str, Any]:
+    """Only the projector baseline, ``--runs`` times (no stack, no append baseline)."""
+    runs = []
+    for i in range(args.runs):
+        r = await projector_vs_copy(args.project_events)
+        runs.append(r)
+        print(
+            f"projector vs COPY, run {i + 1}: {r['events']:,} events in {r['projector_s']:.2f} s"
+            f" ({r['projector_eps']:,.0f}/s); {r['rows']:,} rows by COPY + upsert in"
+            f" {r['copy_s']:.2f} s; ratio {r['ratio']:.2f} (load average"
+            f" {os.getloadavg()[0]:.1f})"
+        )
+    return {"project_runs": runs}
+
+
 async def scenarios(args: argparse.Namespace, data: Path) -> dict[str, Any]:
     out: dict[str, Any] = {}
+    if args.baselines_only:
+        return await baselines(args)
     if not args.skip_baselines:
         checked, raw = await append.run(args.append_events, 5000, False)
         out["append"] = {"checked": checked, "raw": raw, "ratio": checked / raw}
@@ -387,9 +426,34 @@ async def scenarios(args: argparse.Namespace, data: Path) -> dict[str, Any]:
             out["rss_mib"]["controlplane_before_fill"] = rss_before
             print(f"lists: {out['lists']}  rss: {out['rss_mib']}")
             client.res = load.Result()
+            idle0, t_idle = stack.cpu_s("controlplane"), time.perf_counter()
+            await asyncio.sleep(5.0)  # the fleet alone: heartbeats, metrics, liveness checks
+            idle = (stack.cpu_s("controlplane") - idle0) / (time.perf_counter() - t_idle)
+            cpu0 = {n: stack.cpu_s(n) for n in ("controlplane", "projector")}
+            sys0 = stack.cpu_s("controlplane", system_only=True)
+            print(f"pids: {', '.join(f'{n} {p.pid}' for n, p in stack.procs.items())}")
+            t_mixed = time.perf_counter()
             mixed = await client.run(args.duration, args.rate, args.concurrency)
+            t_mixed = time.perf_counter() - t_mixed
             load.print_result("mixed lifecycle load", mixed)
             out["mixed"] = mixed.summary()
+            ops = sum(mixed.succeeded.values())
+            out["cpu_ms_per_op"] = {
+                n: round((stack.cpu_s(n) - c) * 1000 / max(ops, 1), 2) for n, c in cpu0.items()
+            }
+            print(
+                f"CPU per lifecycle op ({ops} ops): controlplane "
+                f"{out['cpu_ms_per_op']['controlplane']} ms, projector "
+                f"{out['cpu_ms_per_op']['projector']} ms (controlplane in the kernel: "
+                f"{(stack.cpu_s('controlplane', system_only=True) - sys0) * 1000 / max(ops, 1):.2f}"
+                " ms)"
+            )
+            net = out["cpu_ms_per_op"]["controlplane"] - idle * t_mixed * 1000 / max(ops, 1)
+            out["cpu_ms_per_op"]["controlplane_net_of_idle"] = round(net, 2)
+            print(
+                f"controlplane CPU per lifecycle op net of the idle fleet's {idle * 1000:.0f} ms/s"
+                f": {net:.2f} ms"
+            )
             stages = await client.stages(50)
             out["stages_ms"] = {
                 k: {p: round(load.pct(v, p) * 1000, 1) for p in (50, 95)} for k, v in stages.items()
@@ -512,6 +576,12 @@ def main() -> None:
     p.add_argument("--append-events", type=int, default=20_000)
     p.add_argument("--project-events", type=int, default=50_000)
     p.add_argument("--skip-baselines", action="store_true")
+    p.add_argument(
+        "--baselines-only",
+        action="store_true",
+        help="only the projector vs raw COPY baseline, --runs times; no stack, no doc",
+    )
+    p.add_argument("--runs", type=int, default=1, help="runs of --baselines-only")
     p.add_argument("--keep", action="store_true", help="keep the data directory")
     p.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     args = p.parse_args()
@@ -525,6 +595,8 @@ def main() -> None:
         if not args.keep:
             shutil.rmtree(data, ignore_errors=True)
     print(json.dumps(result, indent=1, default=str))
+    if args.baselines_only:
+        return
     section = render(result, args, command)
     print(section)
     if args.write:

@@ -11,8 +11,22 @@ agent (``agent.service``) does on the wire, with the same message types and subj
   ``OrderFailed`` on ``lq.host.<id>.report`` and acks after the report, as the agent does;
   answers are remembered by order id (``agent.orders.OrderJournal``, in memory), so a
   redelivered order is answered again with the same report id;
-- writes its heartbeat to the ``lq_heartbeat`` bucket every ``--heartbeat-s``;
+- writes its heartbeat to the ``lq_heartbeat`` bucket every ``--heartbeat-s`` (or as
+  often as its enrolment reply says, ``EnrollReply.heartbeat_interval_s``), and renews
+  its HA lease in ``lq_host_lease`` with it (``agent.fencing``; the agent's read of its
+  ``lq_ha_protection`` key before each renewal is not simulated: no VM is HA-protected);
 - publishes a ``MetricsSample`` (host + running VMs) every ``--metrics-s``.
+
+The swarm runs on the machine it measures, so what it costs per host is kept small: one
+timer for all hosts' heartbeats and one for their samples, each tick writing the hosts
+due in it as one batch per connection (``Bus.put_heartbeats`` /
+``Bus.publish_metrics_many``: plain publishes into the bucket's and the metrics stream,
+no answer awaited), not a task and an acknowledged request per host and beat; a tick
+never waits on the server, so a busy server cannot stretch the hosts' intervals. Each
+host's order consumer is created within its enrolment (at most 64 at once) and the order
+loops start ~1,000 a second: thousands of consumer creations at once time out on a busy
+server and come back every second as a storm. The server stores
+the same messages; what is not exercised is the agent's wait for each stored answer.
 
 What it does not reuse: ``agent.service.Agent`` itself. The real agent drives libvirt
 through ``Hypervisor.run(<libvirt function>)`` closures (storage, devices, consoles,
@@ -41,6 +55,7 @@ import logging
 import random
 import signal
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import msgspec
@@ -52,6 +67,7 @@ from events.base import new_id, utcnow
 from events.bus import Bus, Delivery
 from events.codec import encode
 from events.errors import LqError
+from events.ha import HostLease
 from events.metrics import HostSample, MetricsSample, VmSample
 from events.orders import Order
 from events.reports import (
@@ -68,6 +84,8 @@ from events.streaming import LONG_PULL
 from events.vm import VmState
 
 log = logging.getLogger("bench.swarm")
+TICK_S = 0.1  # the heartbeat and metrics timers' step
+ORDER_LOOPS_PER_STEP = 50  # order loops started per 50 ms once all hosts are enrolled
 
 
 @dataclass
@@ -155,8 +173,12 @@ class Swarm:
         cpus: int = 64,
         memory_mib: int = 256 * 1024,
         fetch_wait: float = LONG_PULL,
+        follow_interval: bool = True,
+        leases: bool = True,
     ) -> None:
+        self.leases = leases  # renew an HA lease with every heartbeat, as an agent does
         self.fetch_wait = fetch_wait  # how long each host's pull request lingers
+        self.follow_interval = follow_interval  # beat as often as the enrolment reply says
         self.url, self.count, self.prefix = url, hosts, prefix
         self.connections = max(1, connections)
         self.heartbeat_s, self.metrics_s, self.op_s = heartbeat_s, metrics_s, op_ms / 1000
@@ -180,6 +202,7 @@ class Swarm:
             async with gate:
                 await self._enrol(h)
                 await self._report(h, Inventory(domains=[]))
+                await self._consumer(h)  # here, bounded by the gate: not 5,000 at once
                 self.stats.enrolled += 1
 
         t0 = time.perf_counter()
@@ -187,8 +210,10 @@ class Swarm:
         self._tasks.append(asyncio.create_task(self._heartbeats(), name="heartbeats"))
         await asyncio.gather(*(one(h) for h in self.hosts))
         log.info("%d hosts enrolled in %.1f s", self.count, time.perf_counter() - t0)
-        for h in self.hosts:
+        for i, h in enumerate(self.hosts):  # each binds to its consumer: ~1,000 a second
             self._tasks.append(asyncio.create_task(self._orders(h), name=f"orders {h.name}"))
+            if i % ORDER_LOOPS_PER_STEP == ORDER_LOOPS_PER_STEP - 1:
+                await asyncio.sleep(0.05)
         if self.metrics_s > 0:
             self._tasks.append(asyncio.create_task(self._metrics(), name="metrics"))
 
@@ -216,6 +241,8 @@ class Swarm:
                 )
                 if reply.ok and reply.host_id:
                     h.host_id = reply.host_id
+                    if reply.heartbeat_interval_s and self.follow_interval:
+                        self.heartbeat_s = reply.heartbeat_interval_s  # as an agent does
                     await self._beat(h)  # connected from the first moment
                     return
                 log.warning("%s enrolment refused: %s", h.name, reply.error)
@@ -223,6 +250,16 @@ class Swarm:
                 log.info("%s waiting to enrol: %s", h.name, exc)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
+
+    async def _consumer(self, h: SimHost) -> None:
+        """The host's order consumer, created once its enrolment is through."""
+        while True:
+            try:
+                await h.bus.ensure_orders_consumer(h.host_id)
+                return
+            except LqError as exc:
+                log.warning("%s order consumer not created yet: %s", h.name, exc)
+                await asyncio.sleep(1.0)
 
     async def _report(self, h: SimHost, body: AnyReport, **kw: str | None) -> None:
         report = Report(
@@ -294,37 +331,61 @@ class Swarm:
             self.stats.heartbeat_errors += 1
             log.warning("%s heartbeat not written: %s", h.name, exc)
 
-    async def _spread(self, interval: float, work: str) -> None:
-        """Run ``work`` for every host once per ``interval``, spread evenly over it."""
+    async def _spread(
+        self, interval: Callable[[], float], send: Callable[[Bus, list[SimHost]], Awaitable[None]]
+    ) -> None:
+        """Every host once per ``interval()``, spread over it: every ``TICK_S`` the hosts
+        due in that tick (every n-th host), one ``send`` per connection."""
         loop = asyncio.get_running_loop()
-        offset = random.random() * interval
-        await asyncio.sleep(offset)
+        await asyncio.sleep(random.random() * TICK_S)
+        k, next_tick = 0, loop.time()
         while True:
-            started = loop.time()
-            n = len(self.hosts)
-            pending: set[asyncio.Task[None]] = set()
-            for i, h in enumerate(self.hosts):
-                due = started + interval * i / n
-                if (wait := due - loop.time()) > 0:
-                    await asyncio.sleep(wait)
-                if not h.host_id:  # not enrolled yet
-                    continue
-                coro = self._beat(h) if work == "heartbeat" else self._sample(h)
-                t = asyncio.create_task(coro)
-                pending.add(t)
-                t.add_done_callback(pending.discard)
-            await asyncio.sleep(max(0.0, interval - (loop.time() - started)))
+            slots = max(1, round(interval() / TICK_S))
+            due: dict[int, list[SimHost]] = {}
+            for h in self.hosts[k % slots :: slots]:
+                if h.host_id:  # enrolled
+                    due.setdefault(id(h.bus), []).append(h)
+            k += 1
+            for batch in due.values():
+                await send(batch[0].bus, batch)
+            next_tick += TICK_S
+            await asyncio.sleep(max(0.0, next_tick - loop.time()))
 
     async def _heartbeats(self) -> None:
-        await self._spread(self.heartbeat_s, "heartbeat")
+        await self._spread(lambda: self.heartbeat_s, self._beats)
+
+    async def _beats(self, bus: Bus, hosts: list[SimHost]) -> None:
+        now = utcnow()
+        try:
+            await bus.put_heartbeats(
+                [Heartbeat(host_id=h.host_id, at=now, domains=len(h.hv.domains)) for h in hosts]
+            )
+            if self.leases:  # the agent renews its HA lease with every heartbeat
+                await bus.put_host_leases(
+                    [
+                        HostLease(host_id=h.host_id, renewed_at=now, fence_after_s=15.0)
+                        for h in hosts
+                    ]
+                )
+            self.stats.heartbeats += len(hosts)
+        except LqError as exc:
+            self.stats.heartbeat_errors += len(hosts)
+            log.warning("%d heartbeats not written: %s", len(hosts), exc)
 
     async def _metrics(self) -> None:
-        await self._spread(self.metrics_s, "metrics")
+        await self._spread(lambda: self.metrics_s, self._samples)
 
-    async def _sample(self, h: SimHost) -> None:
+    async def _samples(self, bus: Bus, hosts: list[SimHost]) -> None:
+        try:
+            await bus.publish_metrics_many([self._sample(h) for h in hosts])
+            self.stats.samples += len(hosts)
+        except LqError as exc:
+            log.debug("%d metrics samples dropped: %s", len(hosts), exc)
+
+    def _sample(self, h: SimHost) -> MetricsSample:
         running = [(v, d) for v, d in h.hv.domains.items() if d.state == "running"]
         used = sum(d.memory_mib for _, d in running) * 1024
-        sample = MetricsSample(
+        return MetricsSample(
             sample_id=new_id(),
             host_id=h.host_id,
             sampled_at=utcnow(),
@@ -342,11 +403,6 @@ class Swarm:
                 for vm_id, d in running
             ],
         )
-        try:
-            await h.bus.publish_metrics(h.host_id, sample)
-            self.stats.samples += 1
-        except LqError as exc:
-            log.debug("%s metrics sample dropped: %s", h.name, exc)
 
 
 async def _main(args: argparse.Namespace) -> None:
@@ -359,6 +415,8 @@ async def _main(args: argparse.Namespace) -> None:
         metrics_s=args.metrics_s,
         op_ms=args.op_ms,
         fetch_wait=args.fetch_wait,
+        follow_interval=not args.fixed_heartbeat,
+        leases=not args.no_leases,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -403,6 +461,12 @@ def main() -> None:
     p.add_argument("--prefix", default="swarm", help="host name prefix (unique per process)")
     p.add_argument("--connections", type=int, default=1, help="NATS connections shared")
     p.add_argument("--heartbeat-s", type=float, default=2.0)
+    p.add_argument("--no-leases", action="store_true", help="no HA lease renewals")
+    p.add_argument(
+        "--fixed-heartbeat",
+        action="store_true",
+        help="beat every --heartbeat-s even if the enrolment reply says otherwise",
+    )
     p.add_argument("--metrics-s", type=float, default=10.0, help="0 disables metrics")
     p.add_argument("--op-ms", type=float, default=0.0, help="simulated hypervisor time/order")
     p.add_argument("--fetch-wait", type=float, default=LONG_PULL, help="order pull linger (s)")

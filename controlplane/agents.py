@@ -5,12 +5,17 @@ token's labels and cluster; without one it is refused when ``join_token_required
 (``controlplane.auth.join_tokens``, docs/security.md). An enrolled host needs no token.
 
 Reports are claims: one about a VM that is not assigned to the reporting host is rejected
-and logged. Liveness comes from the heartbeat bucket; a host whose heartbeat is older than
-the timeout is marked disconnected, and back when it returns. A VM operation whose host
-did not answer by its deadline fails its task with the reason — never a silent hang (a
-graceful shutdown's deadline adds the guest's ``timeout_s``). The answer to an
-``order.cancel`` is only logged: the cancelled order's own ``order_failed`` ends its task,
-as ``task.cancelled``. ``report.nic_address`` becomes ``vm.nic_address_observed``;
+and logged. Liveness comes from the heartbeat bucket, followed by one watch
+(``events.kvwatch``: each beat arrives once, the check reads memory); a host whose
+heartbeat is older than the timeout is marked disconnected, and back when it returns. A
+rack going away changes hundreds of hosts in one check: those commands run side by side
+(at most ``LIVENESS_CONCURRENCY``), not one after another. The enrolment reply tells the
+agent its heartbeat interval (``heartbeat_interval``), so interval and timeout agree.
+
+A VM operation whose host did not answer by its deadline fails its task with the reason —
+never a silent hang (a graceful shutdown's deadline adds the guest's ``timeout_s``). The
+answer to an ``order.cancel`` is only logged: the cancelled order's own ``order_failed``
+ends its task, as ``task.cancelled``. ``report.nic_address`` becomes ``vm.nic_address_observed``;
 ``report.order_progress`` becomes ``task.progressed`` and restarts the order's deadline
 (a long volume copy is not a silent host).
 """
@@ -19,7 +24,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+from collections.abc import Awaitable
+from datetime import datetime, timedelta
 from functools import partial
 
 from controlplane.auth import join_tokens
@@ -39,8 +45,11 @@ from events.base import Meta, new_id, utcnow
 from events.bus import Bus, Delivery
 from events.codec import encode
 from events.errors import StoreUnavailable
+from events.kvwatch import KvFollower
+from events.provision import heartbeat_ttl_s
+from events.reports import HEARTBEAT_DECODER, Heartbeat
 from events.settings import Settings
-from events.subjects import ENROLL
+from events.subjects import ENROLL, HEARTBEAT_BUCKET
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +59,8 @@ NO_TOKEN = (
 )
 CANCEL_SUFFIX = order_id("", "cancel")  # ".cancel"
 ROLLBACK_SUFFIX = order_id("", "migrate_rollback")
+LIVENESS_CONCURRENCY = 32  # host state changes of one liveness check in flight at once
+BEATS_PER_TIMEOUT = 5  # an agent beats this many times per heartbeat timeout
 
 
 class AgentLink:
@@ -59,7 +70,13 @@ class AgentLink:
         self.repo = handler.repo
         self.settings = settings
         self.fleet = Fleet(self.repo, settings)  # default overcommit, changeable at runtime
+        self._orphans_mark = 0  # Repository.changed_since mark of the last orphan pass
         self.host_keys = HostKeys(bus, settings)
+        self.beats: KvFollower[Heartbeat] = KvFollower(
+            bus, HEARTBEAT_BUCKET, HEARTBEAT_DECODER, heartbeat_ttl_s(settings)
+        )
+        self._unseen: dict[str, datetime] = {}  # connected host → first check without a beat
+        self._seen: set[str] = set()  # hosts a beat of was seen here
 
     # ------------------------------------------------------------ enrolment
 
@@ -111,7 +128,14 @@ class AgentLink:
             await self._as_token_says(host_id, token, meta)
         log.info("host %s enrolled as %s", req.name, host_id)
         user_jwt = self.host_keys.user_jwt(host_id, req.nkey) if req.nkey else ""
-        return encode(rp.EnrollReply(ok=True, host_id=host_id, user_jwt=user_jwt))
+        return encode(
+            rp.EnrollReply(
+                ok=True,
+                host_id=host_id,
+                user_jwt=user_jwt,
+                heartbeat_interval_s=heartbeat_interval(self.settings),
+            )
+        )
 
     async def _as_token_says(self, host_id: str, token: jd.JoinToken, meta: Meta) -> None:
         """Give a host enrolled with ``token`` the token's labels and cluster."""
@@ -255,7 +279,7 @@ class AgentLink:
 
     async def _reconcile(self, host_id: str, inv: rp.Inventory, meta: Meta) -> None:
         seen = {d.vm_id: d for d in inv.domains}
-        for vm in list(self.repo.all("vm")):
+        for vm in self.repo.vms_on(host_id):
             if vm.host_id != host_id or vm.state in ("deleted", "pending") or vm.pending:
                 continue
             dom = seen.pop(vm.vm_id, None)
@@ -287,41 +311,72 @@ class AgentLink:
 
     async def watch(self, interval: float = 1.0) -> None:
         # A freshly started controlplane gives agents one timeout to heartbeat before it
-        # calls anyone disconnected (they may be restarting with it).
-        await asyncio.sleep(self.settings.heartbeat_timeout_s)
-        while True:
-            try:
-                await self.check_liveness()
-                await self.check_deadlines()
-                await self.release_orphans()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("liveness check failed")
-            await asyncio.sleep(interval)
+        # calls anyone disconnected (they may be restarting with it). The heartbeat bucket
+        # is followed while this job runs: a new leader reads it afresh.
+        async with self.beats.following():
+            await asyncio.sleep(self.settings.heartbeat_timeout_s)
+            while True:
+                try:
+                    await self.check_liveness()
+                    await self.check_deadlines()
+                    await self.release_orphans()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("liveness check failed")
+                await asyncio.sleep(interval)
 
     async def check_liveness(self) -> None:
-        beats = await self.bus.heartbeats()
+        """Mark the hosts whose heartbeat stopped disconnected, and returning ones
+        connected: the changes run side by side (a rack going away is hundreds). A
+        connected host this replica never saw a beat of gets one timeout from its first
+        look (enrolled a moment ago, its first beat on the way)."""
+        beats = await self.beats.values() if self.beats.active else await self.bus.heartbeats()
         now = utcnow()
         limit = timedelta(seconds=self.settings.heartbeat_timeout_s)
+        changes = []
+        unseen: dict[str, datetime] = {}
         for host in list(self.repo.all("host")):
             hb = beats.get(host.host_id)
+            if hb is not None:
+                self._seen.add(host.host_id)
+            elif host.state == "connected" and host.host_id not in self._seen:
+                # enrolled a moment ago, its first beat on the way (10,000 hosts take
+                # minutes to enrol): silent only once it went unseen for a whole timeout
+                unseen[host.host_id] = first = self._unseen.get(host.host_id, now)
+                if now - first <= limit:
+                    continue
             alive = hb is not None and now - hb.at <= limit
-            meta = Meta(actor="system:liveness", occurred_at=now)
             if host.state == "connected" and not alive:
-                reason = f"no heartbeat for {self.settings.heartbeat_timeout_s:.0f} s"
-                await self.handler.execute(
-                    "host",
-                    host.host_id,
-                    hd.decider(hd.MarkDisconnected(reason=reason)),
-                    meta,
-                )
-                log.warning("host %s disconnected: %s", host.name, reason)
+                changes.append(self._mark(host, connected=False, now=now))
             elif host.state == "disconnected" and alive:
-                await self.handler.execute(
-                    "host", host.host_id, hd.decider(hd.MarkConnected()), meta
-                )
-                log.info("host %s connected again", host.name)
+                changes.append(self._mark(host, connected=True, now=now))
+        self._unseen = unseen
+        if changes:
+            gate = asyncio.Semaphore(LIVENESS_CONCURRENCY)
+
+            async def gated(change: Awaitable[None]) -> None:
+                async with gate:
+                    await change
+
+            results = await asyncio.gather(*(gated(c) for c in changes), return_exceptions=True)
+            failed = [r for r in results if isinstance(r, BaseException)]
+            for exc in failed:
+                if isinstance(exc, asyncio.CancelledError):
+                    raise exc
+            if failed:
+                raise failed[0]  # the others are tried again at the next check
+
+    async def _mark(self, host: hd.Host, *, connected: bool, now: datetime) -> None:
+        meta = Meta(actor="system:liveness", occurred_at=now)
+        if connected:
+            await self.handler.execute("host", host.host_id, hd.decider(hd.MarkConnected()), meta)
+            log.info("host %s connected again", host.name)
+            return
+        reason = f"no heartbeat for {self.settings.heartbeat_timeout_s:.0f} s"
+        command = hd.MarkDisconnected(reason=reason)
+        await self.handler.execute("host", host.host_id, hd.decider(command), meta)
+        log.warning("host %s disconnected: %s", host.name, reason)
 
     async def release_orphans(self) -> None:
         """Give back capacity held for a VM that will never use it on that host.
@@ -330,9 +385,24 @@ class AgentLink:
         a VM deleted while it was being placed or a retry that chose another host can leave
         a reservation behind (tests/faults found one after a controlplane SIGKILL). A
         reservation is kept while its VM is unknown here or still being placed.
+
+        Whether a reservation is an orphan depends only on its host's and its VM's states,
+        so a pass looks only at the hosts and VMs that changed since the previous one
+        (``Repository.changed_since``), not at every reservation of the fleet each second.
         """
+        mark, changed = self.repo.changed_since(self._orphans_mark)
+        hosts = {i for k, i in changed if k == "host"} if changed is not None else set()
+        vms = {i for k, i in changed if k == "vm"} if changed is not None else set()
         for host in list(self.repo.all("host")):
-            for vm_id in list(host.reservations):
+            if changed is None or host.host_id in hosts:
+                held = list(host.reservations)
+            elif vms:  # the reservations of changed VMs, walking the smaller side
+                reserved = host.reservations
+                smaller, larger = (reserved, vms) if len(reserved) < len(vms) else (vms, reserved)
+                held = [v for v in smaller if v in larger]
+            else:
+                continue
+            for vm_id in held:
                 vm = self.repo.vm(vm_id)
                 if vm is None or (vm.pending is not None and vm.host_id is None):
                     continue
@@ -345,6 +415,7 @@ class AgentLink:
                     "host", host.host_id, hd.decider(hd.Release(vm_id=vm_id)), meta
                 )
                 log.warning("released the capacity vm %s held on host %s", vm_id, host.name)
+        self._orphans_mark = mark  # after a failed pass, the same changes are looked at again
 
     async def check_deadlines(self) -> None:
         now = utcnow()
@@ -383,6 +454,13 @@ def migration_target_command(
     if isinstance(body, rp.OrderDone):
         return vd.MigrationTargetReady(task_id=p.task_id, host_id=host_id, state=body.state)
     return vd.Fail(task_id=p.task_id, reason=f"the destination failed: {body.error}")
+
+
+def heartbeat_interval(settings: Settings) -> float:
+    """The heartbeat interval agents are told at enrolment: ``BEATS_PER_TIMEOUT`` beats
+    per ``heartbeat_timeout_s`` (10 s → 2 s), so a longer timeout for a large fleet
+    lengthens the interval with it and the two cannot disagree."""
+    return settings.heartbeat_timeout_s / BEATS_PER_TIMEOUT
 
 
 def deadline_s(settings: Settings, pending: vd.Pending) -> float:

@@ -1,6 +1,8 @@
 """High availability: declare silent hosts down and restart their HA VMs elsewhere.
 
-A leader-only job (``controlplane.leader``), run every ``ha_interval_s``:
+A leader-only job (``controlplane.leader``), run every ``ha_interval_s``. It follows the
+heartbeat and lease buckets while it runs (``events.kvwatch``: each put arrives once, a
+sweep reads memory; the heartbeats' follower is the liveness check's own):
 
 1. **Protection.** Each host's HA-enabled VMs are written to ``lq_ha_protection``; the
    host's agent reads them with every lease renewal and echoes the set in its lease
@@ -48,9 +50,12 @@ from events import vm as ve
 from events.base import Meta, new_id, utcnow
 from events.bus import Bus
 from events.errors import StoreUnavailable
-from events.ha import HaProtection, HostLease
-from events.reports import Heartbeat
+from events.ha import HOST_LEASE_DECODER, HaProtection, HostLease
+from events.kvwatch import KvFollower
+from events.provision import HOST_LEASE_TTL_S, heartbeat_ttl_s
+from events.reports import HEARTBEAT_DECODER, Heartbeat
 from events.settings import Settings
+from events.subjects import HEARTBEAT_BUCKET, HOST_LEASE_BUCKET
 
 log = logging.getLogger(__name__)
 
@@ -66,32 +71,39 @@ class HaWatch:
         handler: Handler,
         settings: Settings,
         placer: scheduler.Placer | None = None,
+        beats: KvFollower[Heartbeat] | None = None,
     ) -> None:
         self.bus = bus
+        self.beats = beats or KvFollower(
+            bus, HEARTBEAT_BUCKET, HEARTBEAT_DECODER, heartbeat_ttl_s(settings)
+        )
+        self.leases = KvFollower(bus, HOST_LEASE_BUCKET, HOST_LEASE_DECODER, HOST_LEASE_TTL_S)
         self.handler = handler
         self.repo = handler.repo
         self.settings = settings
         self.placer = placer or scheduler.Placer(self.repo, settings)
         self._written: dict[str, tuple[str, ...]] | None = None  # protection as last written
+        self._protected_at = -1  # the repository's seq the written protection is of
         self._failed: set[tuple[str, str]] = set()  # (vm, from host) told "no room"
 
     async def run(self) -> None:
         # a new leader gives agents one heartbeat timeout, as the liveness sweep does
-        await asyncio.sleep(self.settings.heartbeat_timeout_s)
-        while True:
-            try:
-                await self.sweep()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("HA sweep failed")
-            await asyncio.sleep(self.settings.ha_interval_s)
+        async with self.beats.following(), self.leases.following():
+            await asyncio.sleep(self.settings.heartbeat_timeout_s)
+            while True:
+                try:
+                    await self.sweep()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("HA sweep failed")
+                await asyncio.sleep(self.settings.ha_interval_s)
 
     async def sweep(self, now: datetime | None = None) -> None:
         now = now or utcnow()
         await self.sync_protection()
-        leases = await self.bus.host_leases()
-        beats = await self.bus.heartbeats()
+        leases = await self.leases.values() if self.leases.active else await self.bus.host_leases()
+        beats = await self.beats.values() if self.beats.active else await self.bus.heartbeats()
         for host in list(self.repo.all("host")):
             lease = leases.get(host.host_id)
             await self._track_state(host, lease, beats.get(host.host_id), now)
@@ -136,12 +148,18 @@ class HaWatch:
         return settings.restart_priority if settings is not None else 0
 
     async def sync_protection(self) -> None:
+        """Write each host's protection that changed. It follows from the repository
+        alone, so nothing is recomputed (every host and VM) while no event arrived."""
+        seq = self.repo.seq
         if self._written is None:
             self._written = {h: p.vm_ids for h, p in (await self.bus.ha_protections()).items()}
+        elif seq == self._protected_at:
+            return
         for host_id, vm_ids in self.protection().items():
             if self._written.get(host_id) != vm_ids:
                 await self.bus.put_ha_protection(HaProtection(host_id=host_id, vm_ids=vm_ids))
                 self._written[host_id] = vm_ids
+        self._protected_at = seq  # all written: nothing to do until the next event
 
     # -- 2. down and back -----------------------------------------------------------------
 

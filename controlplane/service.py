@@ -131,7 +131,12 @@ def setup(app: web.Application, settings: Settings) -> None:
             leader = LeaderJobs(
                 bus,
                 JOBS_LEASE,
-                [link.watch, HaWatch(bus, handler, settings, placer).run, drs.run, engine.run],
+                [
+                    link.watch,
+                    HaWatch(bus, handler, settings, placer, beats=link.beats).run,
+                    drs.run,
+                    engine.run,
+                ],
                 settings.leader_ttl_s,
                 holder_id(settings.http_port),
             )

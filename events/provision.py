@@ -31,6 +31,11 @@ STREAM_NAME_IN_USE = 10058  # exists with a different configuration
 TRANSIENT_CODES = frozenset({10005, 10008, 10023, 10076, 10163})
 MIN_DEDUP_WINDOW_S = 120.0
 METRICS_MAX_AGE_S = 2 * 24 * 3600.0
+MAX_HOSTS = 100_000
+"""Room for this many hosts' order consumers (``agent-<host id>``, one per host) on
+``LQ_ORDERS``. nats-server 2.15 gives a stream that sets no limit a default of 1,000
+consumers (and reads any value below one as "the default"), which silently capped a
+fleet at 1,000 hosts able to receive orders."""
 
 
 def stream_configs(settings: Settings) -> list[api.StreamConfig]:
@@ -55,6 +60,7 @@ def stream_configs(settings: Settings) -> list[api.StreamConfig]:
             subjects=[subjects.ORDERS_ALL],
             retention=api.RetentionPolicy.WORK_QUEUE,
             storage=api.StorageType.FILE,
+            max_consumers=MAX_HOSTS,
             duplicate_window=dedup,
             num_replicas=settings.events_replicas,
         ),
@@ -83,12 +89,21 @@ LOGIN_FAILURES_TTL_S = 2 * 86400.0
 """Forgets failed sign-ins after two days (failure window and lockout are at most one)."""
 
 
+HOST_LEASE_TTL_S = 3600.0
+"""Only forgets hosts gone for an hour; a lease's expiry is in its value."""
+
+
+def heartbeat_ttl_s(settings: Settings) -> float:
+    """How long ``lq_heartbeat`` keeps a key without a new beat (three timeouts)."""
+    return settings.heartbeat_timeout_s * 3
+
+
 def bucket_configs(settings: Settings) -> list[api.KeyValueConfig]:
     return [
         api.KeyValueConfig(
             bucket=subjects.HEARTBEAT_BUCKET,
             history=1,
-            ttl=settings.heartbeat_timeout_s * 3,
+            ttl=heartbeat_ttl_s(settings),
             replicas=settings.events_replicas,
         ),
         api.KeyValueConfig(
@@ -101,7 +116,7 @@ def bucket_configs(settings: Settings) -> list[api.KeyValueConfig]:
             bucket=subjects.HOST_LEASE_BUCKET,
             description="LimiQuantix agent HA leases (the value says when each was renewed)",
             history=1,
-            ttl=3600.0,  # only forgets hosts gone for an hour; expiry is in the value
+            ttl=HOST_LEASE_TTL_S,
             replicas=settings.events_replicas,
         ),
         api.KeyValueConfig(

@@ -107,6 +107,9 @@ class EnrollReply(msgspec.Struct, frozen=True, kw_only=True):
     error: str = ""
     user_jwt: str = ""
     """In NATS JWT mode: the host's user JWT, signed by the account (docs/security.md)."""
+    heartbeat_interval_s: float | None = None
+    """How often the host beats, derived from the controlplane's ``heartbeat_timeout_s``
+    (None: a controlplane that does not say; the agent keeps its own setting)."""
 
 
 class Heartbeat(msgspec.Struct, frozen=True, kw_only=True):
