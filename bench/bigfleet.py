@@ -145,7 +145,11 @@ async def consumers_caught_up(url: str, timeout: float) -> tuple[float, int]:
         t0 = time.perf_counter()
         while True:
             infos = await js.consumers_info(EVENTS_STREAM)
-            left = sum(c.num_pending + c.num_ack_pending for c in infos if c.config.durable_name)
+            left = sum(
+                (c.num_pending or 0) + (c.num_ack_pending or 0)
+                for c in infos
+                if c.config.durable_name
+            )
             if not left or time.perf_counter() - t0 >= timeout:
                 return time.perf_counter() - t0, left
             await asyncio.sleep(0.5)
