@@ -84,9 +84,16 @@ def _qemu_marked(request: pytest.FixtureRequest) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Browser tests run last (Playwright's sync API owns the thread's event loop while it
-    runs); long soak, scale and fault runs (marker ``slow``) only run with ``LQ_SLOW=1``."""
-    items.sort(key=lambda item: "e2e" in item.keywords)
+    """Browser tests run last, and of them those on the session's sync ``browser`` at the
+    very end (Playwright's sync API owns the thread's event loop while that browser is
+    open, so no asyncio test may follow); long soak, scale and fault runs (marker
+    ``slow``) only run with ``LQ_SLOW=1``."""
+    items.sort(
+        key=lambda item: (
+            "e2e" in item.keywords,
+            "browser" in getattr(item, "fixturenames", ()),
+        )
+    )
     if os.environ.get("LQ_SLOW") == "1":
         return
     skip = pytest.mark.skip(reason="slow: set LQ_SLOW=1 to run")
