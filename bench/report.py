@@ -559,6 +559,17 @@ def write_doc(section: str) -> None:
     DOC.write_text(text)
 
 
+def invocation() -> str:
+    """This run's command as printed in the report: the ``LQ_*`` settings it was given,
+    its niceness and its arguments, so the report can be run again as it was."""
+    env = " ".join(
+        f"{k}={shlex.quote(v)}" for k, v in sorted(os.environ.items()) if k.startswith("LQ_")
+    )
+    nice = os.nice(0)
+    parts = [env, f"nice -n {nice}" if nice else "", ".venv/bin/python bench/report.py"]
+    return " ".join(x for x in parts if x) + " " + shlex.join(sys.argv[1:])
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     p.add_argument("--hosts", type=int, default=100)
@@ -585,7 +596,7 @@ def main() -> None:
     p.add_argument("--keep", action="store_true", help="keep the data directory")
     p.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     args = p.parse_args()
-    command = "nice -n 10 .venv/bin/python bench/report.py " + shlex.join(sys.argv[1:])
+    command = invocation()
     data = Path(tempfile.mkdtemp(prefix="lq-scale-"))
     # a SIGTERM (``timeout``) unwinds like Ctrl-C, so the servers and swarms are stopped
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
