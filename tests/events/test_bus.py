@@ -14,6 +14,7 @@ from events.base import new_id, utcnow
 from events.bus import Bus
 from events.errors import StoreUnavailable
 from events.orders import DefineVm, Order, StartVm
+from events.provision import MAX_HOSTS
 from events.reports import Heartbeat, OrderDone, Report
 from events.settings import Settings
 from events.subjects import EVENTS_STREAM, HEARTBEAT_BUCKET, ORDERS_STREAM
@@ -33,6 +34,9 @@ async def test_provision_is_idempotent_and_updates(bus: Bus, nats_url: str) -> N
         assert not cfg.max_age
         hb = (await js.stream_info(f"KV_{HEARTBEAT_BUCKET}")).config
         assert hb.max_age == 15
+        # room for every host's order consumer (the server's default would be 1,000)
+        orders = (await js.stream_info(ORDERS_STREAM)).config
+        assert orders.max_consumers == MAX_HOSTS
     finally:
         await nc.close()
 
