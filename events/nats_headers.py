@@ -21,8 +21,8 @@ _SPACE = re.compile(r"\s")
 _BYTES_SPACE = " \t\n\r\x0b\x0c"
 """What ``bytes.strip()`` strips (``str.strip()`` would also strip ``\x1c``-``\x1f``)."""
 
-ORIGINAL = Client._parse_header_lines
-"""nats-py's own parser (kept for comparison)."""
+ORIGINAL = getattr(Client, "_parse_header_lines", None)
+"""nats-py's own parser (kept for comparison); ``None`` in a nats-py without it."""
 
 
 def parse(raw: bytes) -> dict[str, str]:
@@ -65,5 +65,9 @@ def _parse_bytes(raw: bytes) -> dict[str, str]:
 
 
 def install() -> None:
-    """Make every nats-py client of this process parse headers with ``parse`` (idempotent)."""
-    Client._parse_header_lines = staticmethod(parse)  # type: ignore[method-assign]
+    """Make every nats-py client of this process parse headers with ``parse`` (idempotent).
+
+    A nats-py that parses headers elsewhere keeps its own parser: the replacement is only
+    installed where the method it replaces exists."""
+    if ORIGINAL is not None:
+        Client._parse_header_lines = staticmethod(parse)  # type: ignore[method-assign]

@@ -20,9 +20,16 @@ BLOCKS = [
 ]
 
 
+def original(raw: bytes) -> dict[str, str]:
+    """nats-py's own parser (this project's nats-py has it: the replacement is installed)."""
+    assert nats_headers.ORIGINAL is not None
+    parsed: dict[str, str] = nats_headers.ORIGINAL(raw)
+    return parsed
+
+
 @pytest.mark.parametrize("raw", BLOCKS)
 def test_the_fast_parser_matches_nats_py(raw: bytes) -> None:
-    assert nats_headers.parse(raw) == nats_headers.ORIGINAL(raw)
+    assert nats_headers.parse(raw) == original(raw)
 
 
 def test_the_fast_parser_matches_nats_py_on_random_blocks() -> None:
@@ -31,4 +38,4 @@ def test_the_fast_parser_matches_nats_py_on_random_blocks() -> None:
     rng = random.Random(7)
     for _ in range(5000):
         raw = b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 30)))
-        assert nats_headers.parse(raw) == nats_headers.ORIGINAL(raw), raw
+        assert nats_headers.parse(raw) == original(raw), raw
