@@ -51,7 +51,8 @@ class Loader:
                 self.messages += 1
                 self.last = max(self.last, res.seq)
 
-    def request(self, kind: str, ident: str, envelopes: list[Envelope]) -> AppendRequest:
+    def message(self, kind: str, ident: str, envelopes: list[Envelope]) -> AppendRequest:
+        """One message of ``envelopes`` on the subject's current version."""
         return AppendRequest(kind, ident, envelopes, self.versions.get((kind, ident), 0))
 
 
@@ -181,7 +182,7 @@ async def load_fleet(
     host_ids = [new_id() for _ in range(n_hosts)]
     await loader.append(
         [
-            loader.request("host", h, _host_enrolment(h, k, start - timedelta(days=1)))
+            loader.message("host", h, _host_enrolment(h, k, start - timedelta(days=1)))
             for k, h in enumerate(host_ids)
         ]
     )
@@ -197,7 +198,7 @@ async def load_fleet(
             h = host_ids[i % n_hosts]
             created = start + step * i
             envs, reservation = vm_history(i, h, created, now - timedelta(minutes=1))
-            vm_reqs.append(loader.request("vm", envs[0].aggregate_id, envs))
+            vm_reqs.append(loader.message("vm", envs[0].aggregate_id, envs))
             reservations.setdefault(h, []).append(reservation)
             if pairs_left and vm_kind(i) == "running":
                 n = min(per_vm, pairs_left)
@@ -206,7 +207,7 @@ async def load_fleet(
         at = start + step * base
         await loader.append(
             [
-                loader.request("host", h, wrap("host", h, evs, _meta("system:placement", at)))
+                loader.message("host", h, wrap("host", h, evs, _meta("system:placement", at)))
                 for h, evs in reservations.items()
             ]
         )
@@ -215,7 +216,7 @@ async def load_fleet(
             for stop in (True, False):  # a VM's stop lands before its start
                 await loader.append(
                     [
-                        loader.request(
+                        loader.message(
                             "vm",
                             vm_id,
                             power_op(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -23,6 +24,10 @@ from typing import Any
 
 import psycopg
 
+if __package__ in (None, ""):  # run as a script: make ``bench`` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.inventory_fleet import Loader
 from events import host, task, vm
 from events.base import Event, Meta, new_id, utcnow
 from events.bus import Bus
@@ -35,33 +40,17 @@ from projections import runner, schema
 log = logging.getLogger("bench.project")
 
 
-class Load:
+class Load(Loader):
     """Appends decisions in pipelined rounds (one message per subject per round)."""
-
-    def __init__(self, store: EventStore) -> None:
-        self.store = store
-        self.versions: dict[tuple[str, str], int] = {}
-        self.events = 0
-        self.last = 0
 
     def request(
         self, kind: str, ident: str, events: Sequence[Event], task_id: str | None, actor: str
     ) -> AppendRequest:
         meta = Meta(actor=actor, occurred_at=utcnow(), correlation_id=task_id)
-        return AppendRequest(
-            kind, ident, wrap(kind, ident, events, meta), self.versions.get((kind, ident), 0)
-        )
+        return self.message(kind, ident, wrap(kind, ident, events, meta))
 
     async def round(self, requests: list[AppendRequest]) -> None:
-        for i in range(0, len(requests), 500):
-            chunk = requests[i : i + 500]
-            results = await self.store.append_many(chunk)
-            for req, res in zip(chunk, results, strict=True):
-                if isinstance(res, Exception):
-                    raise res
-                self.versions[(req.kind, req.aggregate_id)] = res.seq
-                self.events += len(req.envelopes)
-                self.last = max(self.last, res.seq)
+        await self.append(requests, window=500)
 
 
 async def workload(store: EventStore, target: int, hosts: int, chunk: int) -> Load:
