@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator
 from functools import partial
 
 from events.codec import StoredEvent
-from events.store import EventStore
+from events.store import EventStore, message_batches
 
 KEEP = 4096
 """Applied events kept for readers that are a little behind."""
@@ -80,26 +80,11 @@ class Applied:
             events = self._since(seq)
             if events is None:  # behind what is kept: read the gap from the stream
                 first_kept = self._batches[0][0].seq if self._batches else self._last + 1
-                chunk: list[StoredEvent] = []
-                async for se in self._store.replay(from_seq=seq, until_seq=first_kept - 1):
-                    chunk.append(se)
-                    if len(chunk) >= _CHUNK and chunk[-1].seq != chunk[0].seq:
-                        cut = _whole(chunk)
-                        yield chunk[:cut]
-                        chunk = chunk[cut:]
-                if chunk:
+                gap = self._store.replay(from_seq=seq, until_seq=first_kept - 1)
+                async for chunk in message_batches(gap, _CHUNK):
                     yield chunk
                 seq = first_kept
                 continue
             if events:
                 yield events
                 seq = events[-1].seq + 1
-
-
-def _whole(chunk: list[StoredEvent]) -> int:
-    """Where ``chunk`` can be cut without splitting the events of one message."""
-    last = chunk[-1].seq
-    cut = len(chunk)
-    while cut > 0 and chunk[cut - 1].seq == last:
-        cut -= 1
-    return cut

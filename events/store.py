@@ -95,6 +95,21 @@ def _stored_events(seq: int, data: bytes) -> list[StoredEvent]:
     return [StoredEvent(seq=seq, index=i, envelope=e) for i, e in enumerate(decode_batch(data))]
 
 
+async def message_batches(
+    events: AsyncIterator[StoredEvent], size: int
+) -> AsyncIterator[list[StoredEvent]]:
+    """Group a replay into batches of about ``size`` events, never splitting a message
+    (a decision's events are applied together or not at all)."""
+    batch: list[StoredEvent] = []
+    async for se in events:
+        if len(batch) >= size and se.seq != batch[-1].seq:
+            yield batch
+            batch = []
+        batch.append(se)
+    if batch:
+        yield batch
+
+
 class EventStore:
     """Created by ``events.bus.Bus``; use ``bus.store``."""
 

@@ -17,16 +17,14 @@ use it to prove that the live read model equals a fresh rebuild.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
 import psycopg
 
 from events import natsauth, tls
 from events.bus import Bus
-from events.codec import StoredEvent
 from events.settings import Settings
-from events.store import EventStore
+from events.store import EventStore, message_batches
 from projections import schema
 from projections.batch import CHANNEL, apply_batch
 
@@ -67,27 +65,13 @@ async def rebuild(settings: Settings) -> int:
         await bus.close()
 
 
-async def batches(
-    events: AsyncIterator[StoredEvent], size: int
-) -> AsyncIterator[list[StoredEvent]]:
-    """Group a replay into batches of about ``size`` events, never splitting a message."""
-    batch: list[StoredEvent] = []
-    async for se in events:
-        if len(batch) >= size and se.seq != batch[-1].seq:
-            yield batch
-            batch = []
-        batch.append(se)
-    if batch:
-        yield batch
-
-
 async def replay_into(
     store: EventStore, conn: schema.Conn, from_seq: int, until_seq: int | None, size: int
 ) -> int:
     """Apply the stream from ``from_seq`` to ``until_seq`` to the read model on the search
     path, without notifications; the number of events applied."""
     applied = 0
-    async for batch in batches(store.replay(from_seq=from_seq, until_seq=until_seq), size):
+    async for batch in message_batches(store.replay(from_seq=from_seq, until_seq=until_seq), size):
         await apply_batch(conn, batch, notify=False)
         applied += len(batch)
     return applied

@@ -26,7 +26,7 @@ from events import natsauth
 from events.bus import Bus
 from events.codec import StoredEvent
 from events.settings import Settings
-from events.store import EventStore
+from events.store import EventStore, message_batches
 from projections import rebuild, schema
 from projections.batch import apply_batch
 from projections.history import Point
@@ -106,7 +106,7 @@ async def replay_with(
     events = store.replay(from_seq=1, until_seq=until_seq)
     if until is not None and until.time is not None:
         events = _until(events, until)
-    applied = await _pipelined(conn, rebuild.batches(events, size))
+    applied = await _pipelined(conn, message_batches(events, size))
     async with conn.transaction():
         for ddl in deferred:  # one sort per index instead of one insert per row and index
             await conn.execute(ddl.encode())
