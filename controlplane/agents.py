@@ -331,7 +331,7 @@ class AgentLink:
         connected: the changes run side by side (a rack going away is hundreds). A
         connected host this replica never saw a beat of gets one timeout from its first
         look (enrolled a moment ago, its first beat on the way)."""
-        beats = await self.beats.values() if self.beats.active else await self.bus.heartbeats()
+        beats = await self.beats.values()
         now = utcnow()
         limit = timedelta(seconds=self.settings.heartbeat_timeout_s)
         changes = []

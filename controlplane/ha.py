@@ -102,8 +102,8 @@ class HaWatch:
     async def sweep(self, now: datetime | None = None) -> None:
         now = now or utcnow()
         await self.sync_protection()
-        leases = await self.leases.values() if self.leases.active else await self.bus.host_leases()
-        beats = await self.beats.values() if self.beats.active else await self.bus.heartbeats()
+        leases = await self.leases.values()
+        beats = await self.beats.values()
         for host in list(self.repo.all("host")):
             lease = leases.get(host.host_id)
             await self._track_state(host, lease, beats.get(host.host_id), now)

@@ -402,7 +402,7 @@ class Bus:
 
     async def heartbeats(self) -> dict[str, Heartbeat]:
         """Every host's current heartbeat (expired ones are gone by the bucket's TTL)."""
-        return await self._kv_values(subjects.HEARTBEAT_BUCKET, HEARTBEAT_DECODER)
+        return await self.kv_values(subjects.HEARTBEAT_BUCKET, HEARTBEAT_DECODER)
 
     # -- HA: host leases and protection (docs/ha.md) ------------------------------------
 
@@ -416,7 +416,7 @@ class Bus:
 
     async def host_leases(self) -> dict[str, HostLease]:
         """Every host's last written HA lease (expired ones too: see ``renewed_at``)."""
-        return await self._kv_values(subjects.HOST_LEASE_BUCKET, HOST_LEASE_DECODER)
+        return await self.kv_values(subjects.HOST_LEASE_BUCKET, HOST_LEASE_DECODER)
 
     async def host_lease(self, host_id: str, timeout: float = 2.0) -> HostLease | None:
         """One host's last written HA lease (a host's own NATS user may read only its own)."""
@@ -462,7 +462,7 @@ class Bus:
             return None
 
     async def ha_protections(self) -> dict[str, HaProtection]:
-        return await self._kv_values(subjects.HA_PROTECTION_BUCKET, HA_PROTECTION_DECODER)
+        return await self.kv_values(subjects.HA_PROTECTION_BUCKET, HA_PROTECTION_DECODER)
 
     async def kv_handle(self, bucket: str) -> KeyValue:
         """The bucket's handle, for the helpers of the NATS-owning layer (``events.kvwatch``
@@ -483,7 +483,7 @@ class Bus:
             kv = self._kvs[bucket] = await self._js.key_value(bucket)
         return kv
 
-    async def _kv_values(self, bucket: str, decoder: msgspec.json.Decoder[T]) -> dict[str, T]:
+    async def kv_values(self, bucket: str, decoder: msgspec.json.Decoder[T]) -> dict[str, T]:
         """Every key's current value, in one pass: an ordered consumer delivers the last
         message of each key, where a ``get`` per key would cost one round trip each (a
         liveness check every second over 10,000 hosts)."""

@@ -101,7 +101,10 @@ class KvFollower(Generic[T]):
 
     async def values(self, wait_s: float = 5.0) -> dict[str, T]:
         """Every key's current value, as of this call at least; ``StoreUnavailable`` when
-        the watch is not in sync or has not caught up within ``wait_s``."""
+        the watch is not in sync or has not caught up within ``wait_s``. Outside
+        ``following()`` the bucket is read afresh (``Bus.kv_values``)."""
+        if not self.active:
+            return await self.bus.kv_values(self.bucket, self.decoder)
         deadline = asyncio.get_running_loop().time() + wait_s
         if not self.in_sync():
             try:
