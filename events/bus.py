@@ -374,31 +374,31 @@ class Bus:
         thousands of simulated hosts on one connection; an agent writes its own beat with
         ``put_heartbeat``. A beat lost on the way is made good by the next one."""
         prefix = f"$KV.{subjects.HEARTBEAT_BUCKET}."
-        await self._publish_many([(prefix + hb.host_id, encode(hb)) for hb in beats])
+        await self._publish_many([(prefix + hb.host_id, encode(hb), None) for hb in beats])
 
     async def put_host_leases(self, leases: Sequence[HostLease]) -> None:
         """Renew many hosts' HA leases at once, as ``put_heartbeats`` writes beats."""
         prefix = f"$KV.{subjects.HOST_LEASE_BUCKET}."
-        await self._publish_many([(prefix + le.host_id, encode(le)) for le in leases])
-
-    async def _publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
-        try:
-            for subject, payload in messages:
-                await self._nc.publish(subject, payload)
-        except nats.errors.Error as exc:
-            raise StoreUnavailable(f"{len(messages)} messages: {exc!r}") from exc
+        await self._publish_many([(prefix + le.host_id, encode(le), None) for le in leases])
 
     async def publish_metrics_many(self, samples: Sequence[MetricsSample]) -> None:
         """``publish_metrics`` for many hosts at once, as ``put_heartbeats`` does it."""
+        await self._publish_many(
+            [
+                (subjects.metrics_subject(s.host_id), encode(s), {"Nats-Msg-Id": s.sample_id})
+                for s in samples
+            ]
+        )
+
+    async def _publish_many(
+        self, messages: Sequence[tuple[str, bytes, dict[str, str] | None]]
+    ) -> None:
+        """Plain publishes (subject, payload, headers) handed to the client's writer."""
         try:
-            for sample in samples:
-                await self._nc.publish(
-                    subjects.metrics_subject(sample.host_id),
-                    encode(sample),
-                    headers={"Nats-Msg-Id": sample.sample_id},
-                )
+            for subject, payload, headers in messages:
+                await self._nc.publish(subject, payload, headers=headers)
         except nats.errors.Error as exc:
-            raise StoreUnavailable(f"{len(samples)} metrics samples: {exc!r}") from exc
+            raise StoreUnavailable(f"{len(messages)} messages: {exc!r}") from exc
 
     async def heartbeats(self) -> dict[str, Heartbeat]:
         """Every host's current heartbeat (expired ones are gone by the bucket's TTL)."""
