@@ -22,10 +22,18 @@ class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
     SCHEMA_VERSION: ClassVar[int] = 1
 
 
+_TAGS: dict[type, str] = {}
+
+
 def event_type(event: Event) -> str:
-    """The stable wire tag of an event instance."""
-    tag = type(event).__struct_config__.tag
-    assert isinstance(tag, str), f"{type(event).__name__} has no explicit tag"
+    """The stable wire tag of an event instance (looked up once per class: every reader
+    of the stream asks it of every event, several times)."""
+    cls = type(event)
+    tag = _TAGS.get(cls)
+    if tag is None:
+        found = cls.__struct_config__.tag
+        assert isinstance(found, str), f"{cls.__name__} has no explicit tag"
+        tag = _TAGS[cls] = found
     return tag
 
 

@@ -33,7 +33,7 @@ from projections import (
     vms,
 )
 from projections.schema import APPLY_LOCK_HERE, CHECKPOINT, Conn
-from projections.tables import Batch, Change, event_tag
+from projections.tables import Batch, Change
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ def _wanted(
     pairs: set[tuple[str, str]] = set()
     for se in events:
         env = se.envelope
-        tag = event_tag(env)
+        tag = env.type
         if tag not in FOLDS:
             continue
         e: Any = env.event
@@ -161,7 +161,7 @@ def fold_steps(b: Batch, events: Sequence[StoredEvent], every: int = 0) -> Itera
             messages += 1
             if every and messages % every == 0:
                 yield
-        tag = event_tag(se.envelope)
+        tag = se.envelope.type
         fn = FOLDS.get(tag)
         if fn is None:
             log.debug("unknown event type %s at seq %d: audit only", tag, se.seq)

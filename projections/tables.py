@@ -18,8 +18,7 @@ from psycopg.copy import AsyncQueuedLibpqWriter
 from psycopg.rows import dict_row
 from psycopg.types.json import set_json_loads
 
-from events.base import event_type
-from events.codec import Envelope, StoredEvent
+from events.codec import StoredEvent
 from events.evolution import UnknownEvent
 from projections.schema import Conn
 
@@ -117,22 +116,6 @@ EVENT_COLUMNS = (
     "hash",
 )
 _json = msgspec.json.Encoder()
-
-
-_TAGS: dict[type, str] = {}
-
-
-def event_tag(env: Envelope) -> str:
-    """``env.type`` with the tag looked up once per event class (an event this version
-    could not read: its original type)."""
-    e = env.event
-    cls = type(e)
-    if cls is UnknownEvent:
-        return e.original_type  # type: ignore[union-attr]
-    tag = _TAGS.get(cls)
-    if tag is None:
-        tag = _TAGS[cls] = event_type(e)
-    return tag
 
 
 class Change(msgspec.Struct, frozen=True):
@@ -304,7 +287,7 @@ async def append_audit(
                     se.seq,
                     se.index,
                     env.event_id,
-                    event_tag(env),
+                    env.type,
                     env.schema_version,
                     env.aggregate_kind,
                     env.aggregate_id,
